@@ -1,0 +1,314 @@
+"""The ``lstmkit`` command: parse options, call the library, turn errors into messages.
+
+Every ``LstmkitError`` becomes one line ``Error: ...`` and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import tomllib
+from pathlib import Path
+
+import click
+
+from .data.corpus import FORMATS, CleanConfig
+from .errors import LstmkitError
+from .model import CELLS, ModelConfig
+
+log = logging.getLogger("lstmkit")
+
+
+class LstmkitGroup(click.Group):
+    """Runs a subcommand and shows library errors as one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LstmkitError as exc:
+            raise click.ClickException(str(exc)) from None
+        except FileNotFoundError as exc:
+            raise click.ClickException(f"{exc.strerror}: '{exc.filename}'") from None
+
+
+@click.group(cls=LstmkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lstmkit")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug messages.")
+def main(verbose: bool) -> None:
+    """Recurrent language models for classical Chinese poetry and other text."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+
+
+def _explicit(ctx: click.Context) -> dict:
+    """The options the user typed (not defaults), by parameter name."""
+    return {name: value for name, value in ctx.params.items()
+            if ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT,
+                                                      click.core.ParameterSource.DEFAULT_MAP)}
+
+
+def _read_toml(path: str) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise LstmkitError(f"cannot read config '{path}': {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise LstmkitError(f"config '{path}' is not valid TOML: {exc}") from exc
+    flat: dict = {}
+    for key, value in data.items():  # sections ([model], [train], [clean]) are optional
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return {key.replace("-", "_"): value for key, value in flat.items()}
+
+
+def _split_settings(values: dict) -> tuple[dict, dict, dict]:
+    """Sort flat option values into model, train and clean settings; reject unknown keys."""
+    from .train import TrainConfig
+
+    groups = {"model": {}, "train": {}, "clean": {}}
+    names = {
+        "model": set(ModelConfig.__dataclass_fields__) - {"vocab_size"},
+        "train": set(TrainConfig.__dataclass_fields__),
+        "clean": set(CleanConfig.__dataclass_fields__),
+    }
+    unknown = []
+    for key, value in values.items():
+        for group, known in names.items():
+            if key in known:
+                groups[group][key] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise LstmkitError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    return groups["model"], groups["train"], groups["clean"]
+
+
+class _Progress:
+    """Draws training progress from the library's events with tqdm."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+
+    def __call__(self, event: dict) -> None:
+        from tqdm import tqdm
+
+        kind = event["event"]
+        if kind == "start":
+            click.echo(event["report"], err=True)
+            click.echo(
+                f"{event['train_poems']} training / {event['val_poems']} validation poems, "
+                f"vocabulary {event['vocab_size']}, {event['parameters'] / 1e6:.2f} M parameters, "
+                f"{event['device']} {event['precision']}, padding {event['padding']:.1%}",
+                err=True)
+            if not self.quiet:
+                self.bar = tqdm(total=event["total_steps"], initial=event["step"], unit="step",
+                                dynamic_ncols=True, file=sys.stderr)
+        elif kind == "step" and self.bar is not None:
+            self.bar.update(event["step"] - self.bar.n)
+            self.bar.set_postfix(epoch=event["epoch"], loss=f"{event['loss']:.3f}",
+                                 ppl=f"{event['ppl']:.1f}",
+                                 tok_s=f"{event['tokens_per_s']:.0f}")
+        elif kind == "epoch":
+            text = f"epoch {event['epoch']}: step {event['step']}"
+            if "val_ppl" in event:
+                text += (f", validation perplexity {event['val_ppl']:.2f}, "
+                         f"{event['val_bits_per_char']:.3f} bits/char"
+                         + (" (best)" if event["best"] else ""))
+            (self.bar.write if self.bar else click.echo)(text, file=sys.stderr)
+        elif kind == "end" and self.bar is not None:
+            self.bar.close()
+
+
+@main.command()
+@click.option("--corpus", required=True, type=click.Path(), help="Poems: .jsonl, .json, a folder of chinese-poetry .json files, title:content lines or plain lines.")
+@click.option("--out", required=True, type=click.Path(), help="Run folder: best/, last/, metrics.jsonl, curves.png.")
+@click.option("--config", "config_file", type=click.Path(), help="TOML file of settings (CLI options override it).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
+@click.option("--t2s", is_flag=True, help="Convert traditional characters to simplified (OpenCC).")
+@click.option("--min-chars", type=int, default=CleanConfig.min_chars, show_default=True)
+@click.option("--max-chars", type=int, default=CleanConfig.max_chars, show_default=True)
+@click.option("--cell", type=click.Choice(list(CELLS)), default=ModelConfig.cell, show_default=True)
+@click.option("--embedding-size", type=int, default=ModelConfig.embedding_size, show_default=True)
+@click.option("--hidden-size", type=int, default=ModelConfig.hidden_size, show_default=True)
+@click.option("--layers", type=int, default=ModelConfig.layers, show_default=True)
+@click.option("--dropout", type=float, default=ModelConfig.dropout, show_default=True)
+@click.option("--tie-weights/--no-tie-weights", default=ModelConfig.tie_weights, show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--warmup-steps", type=int, default=200, show_default=True)
+@click.option("--weight-decay", type=float, default=0.01, show_default=True)
+@click.option("--clip", type=float, default=1.0, show_default=True)
+@click.option("--patience", type=int, default=3, show_default=True)
+@click.option("--val-fraction", type=float, default=0.05, show_default=True)
+@click.option("--min-freq", type=int, default=2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere.")
+@click.option("--log-every", type=int, default=20, show_default=True)
+@click.option("--save-every", type=int, default=0, show_default=True, help="Also write last/ every N steps.")
+@click.option("--max-steps", type=int, default=0, show_default=True, help="Stop (resumably) after N steps.")
+@click.option("--max-minutes", type=float, default=0.0, show_default=True, help="Stop (resumably) after this wall time.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, resume: bool,
+          fmt: str, quiet: bool, **_: object) -> None:
+    """Train a language model on a corpus of poems."""
+    from .train import TrainConfig, train as run_training
+
+    values = {k: v for k, v in ctx.params.items()
+              if k not in ("corpus", "out", "config_file", "resume", "fmt", "quiet")}
+    if config_file:
+        typed = _explicit(ctx)
+        values.update(_read_toml(config_file))
+        values.update({k: v for k, v in typed.items() if k in values})
+    model_settings, train_settings, clean_settings = _split_settings(values)
+    summary = run_training(corpus, out, model_settings, TrainConfig(**train_settings),
+                           CleanConfig(**clean_settings), fmt=fmt, resume=resume,
+                           on_event=_Progress(quiet))
+    best = summary["best_val_ppl"]
+    click.echo(f"{summary['stopped']} at step {summary['step']} (epoch {summary['epoch']}) "
+               f"after {summary['elapsed_s']:.0f} s"
+               + (f"; best validation perplexity {best:.2f}" if best else "")
+               + f"; checkpoints in {out}/best and {out}/last")
+    if summary["stopped"] == "interrupted":
+        click.echo(f"continue with: lstmkit train --corpus {corpus} --out {out} --resume", err=True)
+        sys.exit(130)
+
+
+def bundled_model_dir() -> Path:
+    """The pre-trained Tang poetry model shipped inside the package."""
+    return Path(__file__).parent / "models" / "tang"
+
+
+def _load(model_dir: str | None, device: str = "cpu"):
+    from .checkpoint import load_model
+    from .train import resolve_device
+
+    folder = Path(model_dir) if model_dir else bundled_model_dir()
+    return load_model(folder, resolve_device(device))
+
+
+def _sampling_options(func):
+    options = [
+        click.option("--model", "model_dir", type=click.Path(), help="Model folder (default: the bundled Tang model)."),
+        click.option("--start", default="", help="Text to continue (fed to the model once)."),
+        click.option("-n", "count", type=int, default=1, show_default=True, help="How many samples."),
+        click.option("--temperature", type=float, default=0.8, show_default=True, help="0 picks the most likely token."),
+        click.option("--top-k", type=int, default=0, show_default=True, help="Keep the k most likely tokens (0: all)."),
+        click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus sampling mass."),
+        click.option("--max-len", type=int, default=200, show_default=True, help="New tokens at most."),
+        click.option("--seed", type=int, help="Make the output reproducible."),
+        click.option("--device", default="cpu", show_default=True),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _generate(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
+              whole: bool):
+    from .sample import Generator, SampleConfig
+
+    loaded = _load(model_dir, device)
+    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
+                          max_len=max_len, seed=seed)
+    generator = Generator(loaded.model, loaded.vocab)
+    if whole:
+        return generator.generate_finished(start, count, config)
+    return generator.generate(start, count, config)
+
+
+@main.command()
+@_sampling_options
+def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
+          as_json) -> None:
+    """Write free text: continue --start until the model ends or --max-len is reached."""
+    samples = _generate(model_dir, start, count, temperature, top_k, top_p, max_len, seed,
+                        device, whole=False)
+    if as_json:
+        click.echo(json.dumps([{"text": s.text, "finished": s.finished, "logprob": s.logprob,
+                                "tokens": s.tokens} for s in samples], ensure_ascii=False,
+                              indent=2))
+        return
+    click.echo("\n\n".join(s.text for s in samples))
+
+
+@main.command()
+@_sampling_options
+def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
+         as_json) -> None:
+    """Write whole poems, from the first character to the model's end of poem."""
+    from .sample import poem_lines
+
+    samples = _generate(model_dir, start, count, temperature, top_k, top_p, max_len, seed,
+                        device, whole=True)
+    if as_json:
+        click.echo(json.dumps([{"text": s.text, "lines": poem_lines(s.text),
+                                "logprob": s.logprob, "tokens": s.tokens} for s in samples],
+                              ensure_ascii=False, indent=2))
+        return
+    click.echo("\n\n".join("\n".join(poem_lines(s.text)) for s in samples))
+
+
+@main.command("eval")
+@click.option("--corpus", required=True, type=click.Path(), help="Poems to score, read like the training corpus.")
+@click.option("--model", "model_dir", type=click.Path(), help="Model folder (default: the bundled Tang model).")
+@click.option("--split", type=click.Choice(["all", "val", "train"]), default="all", show_default=True, help="Score every poem, or only the model's validation (or training) split.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def evaluate_command(corpus, model_dir, split, fmt, batch_size, device, as_json) -> None:
+    """Perplexity and bits per character of a model on a corpus (cleaned as in training)."""
+    from .data.batching import PoemBatches, encode_poems
+    from .data.corpus import load_poems, split_of
+    from .train import evaluate
+
+    loaded = _load(model_dir, device)
+    clean = CleanConfig.from_dict(loaded.meta.get("clean", {}))
+    poems, report = load_poems(corpus, clean, fmt)
+    if split != "all":
+        fraction = loaded.meta.get("train", {}).get("val_fraction", 0.05)
+        poems = [p for p in poems if split_of(p.text, fraction) == split]
+        if not poems:
+            raise LstmkitError(f"corpus '{corpus}' has no poems in the model's {split} split")
+    texts = [p.text for p in poems]
+    vocab = loaded.vocab
+    unknown = sum(1 for text in texts for char in text if char not in vocab)
+    batches = PoemBatches(encode_poems(texts, vocab), batch_size, vocab.pad_id, shuffle=False)
+    device_ = next(loaded.model.parameters()).device
+    result = evaluate(loaded.model, batches, device_)
+    values = {**result.to_dict(), "poems": len(texts), "unknown_chars": unknown,
+              "split": split}
+    if as_json:
+        click.echo(json.dumps(values, ensure_ascii=False))
+        return
+    click.echo(report.summary(), err=True)
+    click.echo(f"perplexity {result.perplexity:.2f}, {result.bits_per_char:.3f} bits/char, "
+               f"loss {result.loss:.4f} nats/token over {result.tokens} tokens "
+               f"in {len(texts)} poems ({split}); {unknown} characters outside the vocabulary")
+
+
+@main.command()
+@click.option("--model", "model_dir", required=True, type=click.Path(), help="Checkpoint folder, e.g. runs/NAME/best.")
+@click.option("--out", required=True, type=click.Path(), help="Folder to write.")
+@click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp16", show_default=True)
+def export(model_dir, out, dtype) -> None:
+    """Copy a model without its training state, with weights in a smaller dtype."""
+    from .checkpoint import save_model
+
+    loaded = _load(model_dir)
+    meta = {k: v for k, v in loaded.meta.items() if k not in ("format", "version", "model")}
+    save_model(out, loaded.model, loaded.vocab, {**meta, "weights_dtype": dtype}, dtype=dtype)
+    size = sum(f.stat().st_size for f in Path(out).iterdir())
+    click.echo(f"wrote {out} ({size / 1e6:.1f} MB, {dtype} weights)")

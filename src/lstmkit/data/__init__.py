@@ -1,0 +1,1 @@
+"""Corpus reading, vocabularies and batching: everything before the model."""

@@ -1,0 +1,89 @@
+"""The language model: embedding -> N-layer LSTM / GRU / RNN -> linear head.
+
+One class serves all three cells (``ModelConfig.cell``). ``forward`` takes the
+recurrent state and returns the new one, so sampling feeds one token per step and
+training can carry state across windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from .errors import LstmkitError
+
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+# LSTM state is (h, c), each (layers, B, H); GRU and RNN state is h alone.
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int
+    cell: str = "lstm"
+    embedding_size: int = 512
+    hidden_size: int = 512
+    layers: int = 2
+    dropout: float = 0.2
+    tie_weights: bool = True  # share the embedding matrix with the output head
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise LstmkitError(f"unknown cell '{self.cell}' (choose from {', '.join(CELLS)})")
+        for name in ("vocab_size", "embedding_size", "hidden_size", "layers"):
+            if getattr(self, name) < 1:
+                raise LstmkitError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise LstmkitError(f"dropout must be in [0, 1) (got {self.dropout})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise LstmkitError(f"unknown model setting(s): {', '.join(unknown)}")
+        return cls(**values)
+
+
+class LanguageModel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        e, h, v = config.embedding_size, config.hidden_size, config.vocab_size
+        self.embedding = nn.Embedding(v, e)
+        self.drop = nn.Dropout(config.dropout)
+        self.rnn = CELLS[config.cell](
+            e, h, config.layers, batch_first=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
+        # A tied head reads vectors of the embedding's size: project down when h != e.
+        self.project = nn.Linear(h, e, bias=False) if config.tie_weights and h != e else None
+        self.head = nn.Linear(e if config.tie_weights else h, v)
+        if config.tie_weights:
+            self.head.weight = self.embedding.weight
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.normal_(self.embedding.weight, std=0.05)
+        nn.init.zeros_(self.head.bias)
+        if not self.config.tie_weights:
+            nn.init.normal_(self.head.weight, std=0.05)
+
+    def forward(self, tokens: torch.Tensor, state: State | None = None
+                ) -> tuple[torch.Tensor, State]:
+        """``tokens`` (B, T) ids -> logits (B, T, V) and the state after the last step."""
+        x = self.drop(self.embedding(tokens))  # (B, T, E)
+        out, state = self.rnn(x, state)  # (B, T, H)
+        out = self.drop(out)
+        if self.project is not None:
+            out = self.project(out)  # (B, T, E)
+        return self.head(out), state
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,160 @@
+"""Stateful decoding: temperature, top-k, top-p, and a logit hook for constraints.
+
+The prompt (``<bos>`` and any start text) is fed once; after that each step feeds one
+token per row and carries the recurrent state, so a token costs the same at position 5
+as at position 500. ``n`` samples run as one batch; rows that reached ``<eos>`` stop
+counting. A ``hook`` may rewrite the logits at every step (the poetry forms use it to
+mask characters), so every decoding strategy obeys the same constraints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import torch
+
+from .data.vocab import Vocab
+from .errors import LstmkitError
+from .model import LanguageModel, State
+
+# hook(logits (N, V), generated ids so far per row) -> logits (N, V)
+LogitsHook = Callable[[torch.Tensor, list[list[int]]], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    temperature: float = 0.8  # 0 means greedy (always the most likely token)
+    top_k: int = 0  # keep only the k most likely tokens (0: all)
+    top_p: float = 1.0  # keep the smallest set of tokens whose probability reaches p
+    max_len: int = 200  # new tokens at most
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise LstmkitError(f"temperature must not be negative (got {self.temperature})")
+        if self.top_k < 0:
+            raise LstmkitError(f"top_k must not be negative (got {self.top_k})")
+        if not 0.0 < self.top_p <= 1.0:
+            raise LstmkitError(f"top_p must be in (0, 1] (got {self.top_p})")
+        if self.max_len < 1:
+            raise LstmkitError(f"max_len must be at least 1 (got {self.max_len})")
+
+
+@dataclass(frozen=True)
+class Sample:
+    text: str  # start text + generated text, special tokens left out
+    finished: bool  # True when the model ended it with <eos>
+    logprob: float  # log-likelihood of the generated tokens under the model (temperature 1)
+    tokens: int  # generated tokens, <eos> included
+
+
+def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """Set to -inf every logit outside the top-k and outside the top-p nucleus. (N, V)."""
+    if top_k and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (N, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        # Drop a token when the tokens before it already reach top_p; the first always stays.
+        drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def _expand(state: State, n: int) -> State:
+    if isinstance(state, tuple):
+        return tuple(s.expand(-1, n, -1).contiguous() for s in state)
+    return state.expand(-1, n, -1).contiguous()
+
+
+class Generator:
+    """Samples text from a model; build once, call ``generate`` many times."""
+
+    def __init__(self, model: LanguageModel, vocab: Vocab):
+        self.model = model.eval()
+        self.vocab = vocab
+        self.device = next(model.parameters()).device
+        # Tokens that are never written: padding, a second <bos>, and <unk>.
+        self.banned = torch.tensor([vocab.pad_id, vocab.bos_id, vocab.unk_id], device=self.device)
+
+    def prime(self, start: str, n: int) -> tuple[torch.Tensor, State]:
+        """Feed ``<bos> + start`` once; return next-token logits (n, V) and the state."""
+        ids = [self.vocab.bos_id, *self.vocab.encode(start, strict=True)]
+        prompt = torch.tensor([ids], device=self.device)  # (1, T)
+        logits, state = self.model(prompt)
+        return logits[:, -1].float().expand(n, -1), _expand(state, n)
+
+    @torch.inference_mode()
+    def generate(self, start: str = "", n: int = 1, config: SampleConfig = SampleConfig(),
+                 hook: LogitsHook | None = None) -> list[Sample]:
+        """``n`` continuations of ``start``, each until ``<eos>`` or ``config.max_len`` tokens."""
+        if n < 1:
+            raise LstmkitError(f"n must be at least 1 (got {n})")
+        gen = torch.Generator(device=self.device)
+        if config.seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(config.seed)
+        logits, state = self.prime(start, n)
+        eos = self.vocab.eos_id
+        generated: list[list[int]] = [[] for _ in range(n)]
+        logprob = torch.zeros(n, dtype=torch.float64, device=self.device)
+        done = torch.zeros(n, dtype=torch.bool, device=self.device)
+        for _ in range(config.max_len):
+            log_probs = torch.log_softmax(logits, dim=-1)  # (N, V), the model's own view
+            logits = logits.index_fill(-1, self.banned, float("-inf"))
+            if hook is not None:
+                logits = hook(logits, generated)
+            if config.temperature == 0:
+                choice = logits.argmax(dim=-1)
+            else:
+                scaled = filter_logits(logits / config.temperature, config.top_k, config.top_p)
+                choice = torch.multinomial(torch.softmax(scaled, dim=-1), 1, generator=gen)[:, 0]
+            choice = choice.masked_fill(done, eos)  # finished rows idle on <eos>
+            logprob += torch.where(done, 0.0, log_probs.gather(1, choice[:, None])[:, 0].double())
+            for row, token in enumerate(choice.tolist()):
+                if not done[row]:
+                    generated[row].append(token)
+            done |= choice == eos
+            if bool(done.all()):
+                break
+            out, state = self.model(choice[:, None], state)  # (N, 1, V)
+            logits = out[:, -1].float()
+        return [Sample(text=start + self.vocab.decode(ids),
+                       finished=bool(ids) and ids[-1] == eos,
+                       logprob=float(lp), tokens=len(ids))
+                for ids, lp in zip(generated, logprob.tolist())]
+
+    def generate_finished(self, start: str = "", n: int = 1,
+                          config: SampleConfig = SampleConfig(), hook: LogitsHook | None = None,
+                          rounds: int = 5) -> list[Sample]:
+        """``n`` samples that the model ended with ``<eos>`` (whole poems).
+
+        Unfinished samples are dropped and more are drawn, ``rounds`` batches at most;
+        if too few finish, raises ``LstmkitError`` suggesting a larger ``max_len``.
+        """
+        kept: list[Sample] = []
+        for round_ in range(rounds):
+            seed = None if config.seed is None else config.seed + round_
+            batch = self.generate(start, n - len(kept), replace(config, seed=seed), hook)
+            kept.extend(s for s in batch if s.finished)
+            if len(kept) == n:
+                return kept
+        raise LstmkitError(f"only {len(kept)} of {n} samples ended within max_len="
+                           f"{config.max_len} tokens; raise --max-len")
+
+
+def poem_lines(text: str) -> list[str]:
+    """Split a poem into its sentences: a line ends after 。？！ or ；."""
+    lines, current = [], ""
+    for char in text:
+        current += char
+        if char in "。？！；":
+            lines.append(current)
+            current = ""
+    if current:
+        lines.append(current)
+    return lines
