@@ -1,0 +1,44 @@
+"""Shared fixtures: the tiny corpora in fixtures/ and a tiny model trained once per session."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstmkit.train import TrainConfig, train
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# Small enough to train in a second on a CPU, big enough to learn the fixture poems a little.
+TINY_MODEL = {"embedding_size": 16, "hidden_size": 24, "layers": 2, "dropout": 0.1,
+              "tie_weights": False}
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    values = {"epochs": 3, "batch_size": 4, "lr": 1e-2, "warmup_steps": 2, "val_fraction": 0.2,
+              "min_freq": 1, "log_every": 1, "device": "cpu", "patience": 0}
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def poems_path() -> Path:
+    return FIXTURES / "poems.jsonl"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A run folder (best/, last/, metrics.jsonl, curves.png) trained on the fixture poems."""
+    out = tmp_path_factory.mktemp("run") / "tiny"
+    train(FIXTURES / "poems.jsonl", out, TINY_MODEL, tiny_config(epochs=8))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_run) -> Path:
+    return tiny_run / "best"

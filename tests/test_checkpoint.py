@@ -1,0 +1,91 @@
+import json
+
+import pytest
+import torch
+
+from lstmkit.checkpoint import load_model, save_model
+from lstmkit.errors import CheckpointError
+from lstmkit.model import LanguageModel, ModelConfig
+from lstmkit.data.vocab import Vocab
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    vocab = Vocab.build(["床前明月光，疑是地上霜。"])
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=12,
+                                      tie_weights=True)).eval()
+    save_model(tmp_path / "m", model, vocab, {"note": "test"})
+    return tmp_path / "m", model, vocab
+
+
+def test_save_load_gives_identical_logits(saved):
+    folder, model, vocab = saved
+    loaded = load_model(folder)
+    tokens = torch.tensor([[1, *vocab.encode("明月光")]])
+    torch.testing.assert_close(loaded.model(tokens)[0], model(tokens)[0], rtol=0, atol=0)
+    assert loaded.vocab.tokens == vocab.tokens
+    assert loaded.meta["note"] == "test"
+    assert loaded.model.head.weight is loaded.model.embedding.weight
+
+
+def test_half_precision_copy_is_close(saved, tmp_path):
+    folder, model, vocab = saved
+    save_model(tmp_path / "half", model, vocab, {}, dtype="fp16")
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < (
+        folder / "model.safetensors").stat().st_size
+    tokens = torch.tensor([[1, *vocab.encode("明月光")]])
+    torch.testing.assert_close(load_model(tmp_path / "half").model(tokens)[0], model(tokens)[0],
+                               rtol=0, atol=1e-2)
+
+
+def test_overwriting_is_atomic_and_leaves_nothing_behind(saved):
+    folder, model, vocab = saved
+    save_model(folder, model, vocab, {"note": "second"})
+    assert json.loads((folder / "config.json").read_text())["note"] == "second"
+    assert [p.name for p in folder.parent.iterdir()] == ["m"]
+
+
+def test_a_failed_save_keeps_the_old_checkpoint(saved, monkeypatch):
+    folder, model, vocab = saved
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("lstmkit.checkpoint.save_file", explode)
+    with pytest.raises(OSError):
+        save_model(folder, model, vocab, {"note": "broken"})
+    assert json.loads((folder / "config.json").read_text())["note"] == "test"
+    assert [p.name for p in folder.parent.iterdir()] == ["m"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "model.safetensors").write_bytes(b"garbage" * 10), "corrupt or not safetensors"),
+    (lambda f: (f / "model.safetensors").write_bytes((f / "model.safetensors").read_bytes()[:100]),
+     "corrupt or not safetensors"),
+    (lambda f: (f / "config.json").write_text("{"), "not valid JSON"),
+    (lambda f: (f / "config.json").write_text('{"format": "other"}'), "not an lstmkit model"),
+    (lambda f: (f / "vocab.json").unlink(), "lacks vocab.json"),
+    (lambda f: (f / "vocab.json").write_text('{"tokens": ["<pad>", "<bos>", "<eos>", "<unk>"]}'),
+     "vocab.json has 4"),
+])
+def test_damaged_checkpoints_give_one_line_errors(saved, damage, message):
+    folder, _, _ = saved
+    damage(folder)
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_model(folder)
+    assert "\n" not in str(info.value)
+
+
+def test_weights_that_do_not_fit_the_config(saved):
+    folder, _, _ = saved
+    config = json.loads((folder / "config.json").read_text())
+    config["model"]["hidden_size"] = 16
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="does not match its config"):
+        load_model(folder)
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_model(tmp_path / "nothing")

@@ -1,0 +1,116 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from lstmkit.cli import main
+
+from conftest import FIXTURES
+
+
+def run(*args, ok=True):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def test_train_then_resume_with_a_progress_bar(tmp_path):
+    out = tmp_path / "run"
+    base = ["train", "--corpus", FIXTURES / "poems.jsonl", "--out", out, "--embedding-size", 8,
+            "--hidden-size", 8, "--layers", 1, "--batch-size", 4, "--val-fraction", 0.2,
+            "--min-freq", 1, "--log-every", 1, "--device", "cpu"]
+    first = run(*base, "--epochs", 2, "--max-steps", 3)
+    assert "reached max_steps=3 at step 3" in first.output
+    assert "step/s" in first.output  # the tqdm bar
+    assert "kept 14" in first.output
+    second = run(*base, "--epochs", 2, "--resume")
+    assert "done at step 8" in second.output
+    assert "validation perplexity" in second.output
+    assert (out / "best" / "model.safetensors").is_file()
+
+
+def test_config_file_fills_options_and_the_command_line_wins(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('[model]\nhidden_size = 6\nembedding_size = 6\nlayers = 1\n'
+                      '[train]\nepochs = 1\nbatch_size = 8\nmin_freq = 1\n', "utf-8")
+    out = tmp_path / "run"
+    run("train", "--corpus", FIXTURES / "poems.jsonl", "--out", out, "--config", config,
+        "--hidden-size", 10, "-q")
+    meta = json.loads((out / "best" / "config.json").read_text())
+    assert meta["model"]["hidden_size"] == 10 and meta["model"]["embedding_size"] == 6
+    assert meta["train"]["batch_size"] == 8
+
+
+def test_unknown_config_key(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("hiden_size = 6\n", "utf-8")
+    result = run("train", "--corpus", FIXTURES / "poems.jsonl", "--out", tmp_path / "r",
+                 "--config", config, ok=False)
+    assert result.exit_code == 1 and "unknown setting(s): hiden_size" in result.output
+
+
+def test_poem_and_write(tiny_model_dir):
+    result = run("poem", "--model", tiny_model_dir, "-n", 3, "--seed", 1, "--json")
+    poems = json.loads(result.output)
+    assert len(poems) == 3 and all("".join(p["lines"]) == p["text"] for p in poems)
+    again = json.loads(run("poem", "--model", tiny_model_dir, "-n", 3, "--seed", 1, "--json").output)
+    assert again == poems
+    text = run("write", "--model", tiny_model_dir, "--start", "明月", "--seed", 2, "--max-len", 10)
+    assert text.output.startswith("明月")
+
+
+def test_eval_json(tiny_model_dir):
+    result = run("eval", "--corpus", FIXTURES / "poems.jsonl", "--model", tiny_model_dir,
+                 "--split", "val", "--json")
+    values = json.loads(result.output.strip().splitlines()[-1])
+    assert set(values) >= {"perplexity", "bits_per_char", "tokens"}
+    assert values["perplexity"] > 1 and values["poems"] >= 1
+
+
+def test_export_half_precision(tiny_model_dir, tmp_path):
+    run("export", "--model", tiny_model_dir, "--out", tmp_path / "small", "--dtype", "fp16")
+    result = run("eval", "--corpus", FIXTURES / "poems.jsonl", "--model", tmp_path / "small", "--json")
+    full = run("eval", "--corpus", FIXTURES / "poems.jsonl", "--model", tiny_model_dir, "--json")
+    ppl = [json.loads(r.output.strip().splitlines()[-1])["perplexity"] for r in (result, full)]
+    assert ppl[0] == pytest.approx(ppl[1], rel=1e-2)
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda d, m: ["train", "--corpus", d / "missing.jsonl", "--out", d / "r"],
+     "corpus '{d}/missing.jsonl' does not exist"),
+    (lambda d, m: ["train", "--corpus", d / "empty.jsonl", "--out", d / "r"],
+     "has no usable poems: it is empty"),
+    (lambda d, m: ["eval", "--corpus", d / "broken.jsonl", "--model", m],
+     "has no usable poems"),
+    (lambda d, m: ["write", "--model", m, "--start", "明月abc"],
+     "3 character(s) not in the model's vocabulary: a b c"),
+    (lambda d, m: ["poem", "--model", d / "corrupt"], "corrupt or not safetensors"),
+    (lambda d, m: ["poem", "--model", d / "nowhere"], "does not exist"),
+    (lambda d, m: ["poem", "--model", m, "--temperature", "-1"], "temperature must not be negative"),
+    (lambda d, m: ["train", "--corpus", d / "empty.jsonl", "--out", d / "r", "--device", "cuda:0"],
+     "no CUDA GPU"),
+])
+def test_user_errors_are_one_line(tmp_path, tiny_model_dir, make_args, message):
+    (tmp_path / "empty.jsonl").write_text("", "utf-8")
+    (tmp_path / "broken.jsonl").write_text('{"paragraphs": \n', "utf-8")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name in ("config.json", "vocab.json"):
+        (corrupt / name).write_bytes((tiny_model_dir / name).read_bytes())
+    (corrupt / "model.safetensors").write_bytes(b"\x00" * 64)
+    result = run(*make_args(tmp_path, tiny_model_dir), ok=False)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("Error: ")
+    assert message.format(d=tmp_path) in lines[-1]
+    assert "Traceback" not in result.output
+
+
+def test_python_dash_m():
+    result = subprocess.run([sys.executable, "-m", "lstmkit", "--help"], capture_output=True,
+                            text=True, check=True)
+    for command in ("train", "poem", "write", "eval"):
+        assert command in result.stdout

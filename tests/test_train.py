@@ -1,0 +1,117 @@
+import json
+import math
+
+import pytest
+import torch
+
+from lstmkit.checkpoint import load_model
+from lstmkit.data.batching import PoemBatches, encode_poems
+from lstmkit.data.corpus import load_poems
+from lstmkit.errors import CheckpointError, LstmkitError
+from lstmkit.train import TrainConfig, evaluate, lr_at, train
+
+from conftest import TINY_MODEL, tiny_config
+
+
+def _steps(run):
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["kind"] == "step"]
+
+
+def test_training_lowers_the_loss_and_writes_the_run(tiny_run):
+    steps = _steps(tiny_run)
+    assert steps[-1]["loss"] < steps[0]["loss"] - 0.5
+    assert (tiny_run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for folder in ("best", "last"):
+        names = {p.name for p in (tiny_run / folder).iterdir()}
+        assert {"config.json", "vocab.json", "model.safetensors"} <= names
+    assert {p.name for p in (tiny_run / "last").iterdir()} >= {"trainer.json", "trainer.safetensors"}
+    assert not [p for p in tiny_run.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+    epochs = [json.loads(l) for l in (tiny_run / "metrics.jsonl").read_text().splitlines()
+              if json.loads(l)["kind"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == list(range(1, 9))
+    best = min(epochs, key=lambda e: e["val_loss"])
+    meta = json.loads((tiny_run / "best" / "config.json").read_text())
+    assert meta["val_perplexity"] == pytest.approx(best["val_ppl"])
+
+
+def test_evaluate_matches_a_hand_computed_perplexity(tiny_model_dir, poems_path):
+    loaded = load_model(tiny_model_dir)
+    poems, _ = load_poems(poems_path)
+    texts = [p.text for p in poems[:3]]
+    batches = PoemBatches(encode_poems(texts, loaded.vocab), 2, loaded.vocab.pad_id, shuffle=False)
+    result = evaluate(loaded.model, batches, torch.device("cpu"))
+    nll, count = 0.0, 0
+    with torch.no_grad():
+        for seq in encode_poems(texts, loaded.vocab):  # one poem at a time, no padding
+            logits, _ = loaded.model(seq[None, :-1])
+            nll += torch.nn.functional.cross_entropy(logits[0], seq[1:], reduction="sum").item()
+            count += len(seq) - 1
+    assert result.tokens == count
+    assert result.perplexity == pytest.approx(math.exp(nll / count), rel=1e-5)
+    assert result.bits_per_char == pytest.approx(nll / math.log(2) / sum(map(len, texts)), rel=1e-5)
+
+
+def test_resume_continues_with_the_same_next_losses(tmp_path, poems_path):
+    straight = tmp_path / "straight"
+    train(poems_path, straight, TINY_MODEL, tiny_config(max_steps=9))
+    split = tmp_path / "split"
+    # 4 batches an epoch: step 6 is inside epoch 2, after one validation and best/ save.
+    train(poems_path, split, TINY_MODEL, tiny_config(max_steps=6))
+    state = json.loads((split / "last" / "trainer.json").read_text())
+    assert (state["step"], state["epoch"], state["batch_index"]) == (6, 1, 2)
+    summary = train(poems_path, split, TINY_MODEL, tiny_config(max_steps=9), resume=True)
+    assert summary["step"] == 9
+    expected = [(r["step"], r["loss"]) for r in _steps(straight)]
+    got = [(r["step"], r["loss"]) for r in _steps(split)]
+    assert [s for s, _ in got] == list(range(1, 10))
+    assert [s for s, _ in got] == [s for s, _ in expected]
+    assert [loss for _, loss in got] == pytest.approx([loss for _, loss in expected], rel=0, abs=1e-6)
+
+
+def test_seeded_cpu_training_is_reproducible(tmp_path, poems_path):
+    runs = []
+    for name in ("a", "b"):
+        train(poems_path, tmp_path / name, TINY_MODEL, tiny_config(epochs=1, seed=5))
+        runs.append([r["loss"] for r in _steps(tmp_path / name)])
+    assert runs[0] == runs[1]
+
+
+def test_early_stopping(tmp_path, poems_path):
+    # A learning rate this small barely moves: validation stops improving at once.
+    summary = train(poems_path, tmp_path / "r", TINY_MODEL,
+                    tiny_config(epochs=20, lr=1e-9, warmup_steps=0, patience=2))
+    assert summary["stopped"].startswith("no better validation score")
+    assert summary["epoch"] < 20
+
+
+def test_refuses_to_overwrite_or_resume_nothing(tmp_path, poems_path, tiny_run):
+    with pytest.raises(LstmkitError, match="already holds a run"):
+        train(poems_path, tiny_run, TINY_MODEL, tiny_config())
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        train(poems_path, tmp_path / "empty", TINY_MODEL, tiny_config(), resume=True)
+
+
+def test_bf16_autocast_on_cpu(tmp_path, poems_path):
+    summary = train(poems_path, tmp_path / "bf16", TINY_MODEL,
+                    tiny_config(epochs=1, precision="bf16"))
+    assert math.isfinite(summary["best_val_ppl"])
+
+
+def test_schedule_warms_up_then_decays():
+    config = TrainConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    lrs = [lr_at(step, 110, config) for step in range(111)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lrs[110] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"epochs": 0}, "epochs must be at least 1"),
+    ({"lr": 0}, "lr must be positive"),
+    ({"val_fraction": 1.0}, "val_fraction must be in"),
+    ({"precision": "fp8"}, "precision must be"),
+])
+def test_bad_train_settings(settings, message):
+    with pytest.raises(LstmkitError, match=message):
+        TrainConfig(**settings)
