@@ -27,9 +27,18 @@ def test_train_then_resume_with_a_progress_bar(tmp_path):
     assert "step/s" in first.output  # the tqdm bar
     assert "kept 14" in first.output
     second = run(*base, "--epochs", 2, "--resume")
-    assert "done at step 8" in second.output
+    assert "done at step 8 (2 epochs done)" in second.output
+    assert "ignored on --resume (the run keeps its own): --batch-size, --embedding-size" in second.output
     assert "validation perplexity" in second.output
     assert (out / "best" / "model.safetensors").is_file()
+
+
+def test_malformed_lines_are_reported_and_skipped(tmp_path):
+    result = run("train", "--corpus", FIXTURES / "messy.jsonl", "--out", tmp_path / "r",
+                 "--epochs", 1, "--hidden-size", 4, "--embedding-size", 4, "--min-freq", 1,
+                 "--val-fraction", 0, "-q")
+    assert "line 8: not valid JSON (skipped 2 of 10 records)" in result.output
+    assert "read 10, kept 4, dropped 6" in result.output
 
 
 def test_config_file_fills_options_and_the_command_line_wins(tmp_path):

@@ -98,6 +98,14 @@ def test_missing_corpus(tmp_path):
         load_poems(tmp_path / "nope.jsonl")
 
 
+def test_relative_paths_are_also_looked_for_in_lstmkit_data(monkeypatch):
+    monkeypatch.setenv("LSTMKIT_DATA", str(FIXTURES))
+    poems, report = load_poems("poems.jsonl")
+    assert len(poems) == 14 and report.path == str(FIXTURES / "poems.jsonl")
+    with pytest.raises(CorpusError, match=f"'nope.jsonl' does not exist \\(nor in LSTMKIT_DATA={FIXTURES}\\)"):
+        load_poems("nope.jsonl")
+
+
 def test_folder_without_poems(tmp_path):
     (tmp_path / "authors.json").write_text('[{"name": "x"}]', "utf-8")
     with pytest.raises(CorpusError, match="no files of poems"):

@@ -39,7 +39,7 @@ class LstmkitGroup(click.Group):
 def main(verbose: bool) -> None:
     """Recurrent language models for classical Chinese poetry and other text."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+                        format="%(message)s", stream=sys.stderr, force=True)
 
 
 def _explicit(ctx: click.Context) -> dict:
@@ -166,16 +166,29 @@ def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, re
 
     values = {k: v for k, v in ctx.params.items()
               if k not in ("corpus", "out", "config_file", "resume", "fmt", "quiet")}
+    typed = {k: v for k, v in _explicit(ctx).items() if k in values}
     if config_file:
-        typed = _explicit(ctx)
         values.update(_read_toml(config_file))
-        values.update({k: v for k, v in typed.items() if k in values})
+        values.update(typed)
     model_settings, train_settings, clean_settings = _split_settings(values)
+    if resume and (Path(out) / "last").is_dir():
+        # A resumed run keeps its settings; only a few may change, and only when typed.
+        from .checkpoint import read_config
+        from .train import RESUME_CHANGEABLE
+
+        ignored = sorted(set(typed) - set(RESUME_CHANGEABLE))
+        if ignored:
+            log.warning("ignored on --resume (the run keeps its own): %s",
+                        ", ".join("--" + k.replace("_", "-") for k in ignored))
+        saved = read_config(Path(out) / "last").get("train", {})
+        train_settings = {**TrainConfig.from_dict(saved).to_dict(),
+                          "max_steps": 0, "max_minutes": 0.0,  # limits of the last invocation
+                          **{k: v for k, v in typed.items() if k in RESUME_CHANGEABLE}}
     summary = run_training(corpus, out, model_settings, TrainConfig(**train_settings),
                            CleanConfig(**clean_settings), fmt=fmt, resume=resume,
                            on_event=_Progress(quiet))
     best = summary["best_val_ppl"]
-    click.echo(f"{summary['stopped']} at step {summary['step']} (epoch {summary['epoch']}) "
+    click.echo(f"{summary['stopped']} at step {summary['step']} ({summary['epoch']} epochs done) "
                f"after {summary['elapsed_s']:.0f} s"
                + (f"; best validation perplexity {best:.2f}" if best else "")
                + f"; checkpoints in {out}/best and {out}/last")

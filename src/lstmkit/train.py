@@ -39,6 +39,8 @@ from .model import LanguageModel, ModelConfig
 log = logging.getLogger(__name__)
 
 Event = dict
+# The settings a resumed run may change; the rest come from its checkpoint.
+RESUME_CHANGEABLE = ("epochs", "max_steps", "max_minutes", "log_every", "save_every", "device")
 EventHook = Callable[[Event], None]
 
 
@@ -285,8 +287,7 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
         loaded = load_model(last)
         trainer_state, trainer_tensors = load_trainer(last)
         saved = TrainConfig.from_dict(loaded.meta.get("train", {}))
-        changeable = ("epochs", "max_steps", "max_minutes", "log_every", "save_every", "device")
-        config = replace(saved, **{k: getattr(config, k) for k in changeable})
+        config = replace(saved, **{k: getattr(config, k) for k in RESUME_CHANGEABLE})
         clean = CleanConfig.from_dict(loaded.meta.get("clean", {}))
         fmt = loaded.meta.get("corpus_format", fmt)
         vocab, model = loaded.vocab, loaded.model
@@ -315,7 +316,8 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
         optimizer.load_state_dict(optimizer_from_tensors(trainer_state["optimizer"],
                                                          trainer_tensors))
         step, epoch = trainer_state["step"], trainer_state["epoch"]
-        batch_index, best = trainer_state["batch_index"], trainer_state["best_val_loss"]
+        batch_index = trainer_state["batch_index"]
+        best = trainer_state["best_val_loss"] if trainer_state["best_val_loss"] is not None else math.inf
         bad_epochs = trainer_state["bad_epochs"]
         _restore_rng(trainer_tensors)
 
@@ -341,7 +343,7 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
     def save_last() -> None:
         settings, tensors = optimizer_to_tensors(optimizer)
         state = {"step": step, "epoch": epoch, "batch_index": batch_index,
-                 "best_val_loss": best, "bad_epochs": bad_epochs, "optimizer": settings}
+                 "best_val_loss": best if best < math.inf else None, "bad_epochs": bad_epochs, "optimizer": settings}
         save_model(out / "last", model, vocab, {**meta, "step": step},
                    trainer=(state, {**tensors, **_rng_tensors()}))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,7 @@ from ..errors import CorpusError
 
 log = logging.getLogger(__name__)
 
+DATA_ENV = "LSTMKIT_DATA"  # a folder where relative corpus paths are also looked for
 FORMATS = ("auto", "jsonl", "json", "dir", "titled", "lines")
 
 # Half-width punctuation as it appears in scraped poems, mapped to the full-width forms
@@ -260,16 +262,27 @@ def clean_text(text: str, config: CleanConfig) -> tuple[str | None, str | None]:
     return text, None
 
 
+def resolve_corpus(path: str | Path) -> Path:
+    """``path`` itself if it exists, else the same relative path inside ``$LSTMKIT_DATA``."""
+    path = Path(path)
+    if path.exists():
+        return path
+    data_dir = os.environ.get(DATA_ENV)
+    if data_dir and not path.is_absolute() and (Path(data_dir) / path).exists():
+        return Path(data_dir) / path
+    where = f" (nor in {DATA_ENV}={data_dir})" if data_dir and not path.is_absolute() else ""
+    raise CorpusError(f"corpus '{path}' does not exist{where}")
+
+
 def load_poems(path: str | Path, config: CleanConfig = CleanConfig(), fmt: str = "auto"
                ) -> tuple[list[Poem], CorpusReport]:
     """Read every record of ``path``, clean it, and return the kept poems with a report.
 
+    A relative ``path`` that does not exist is also looked for in ``$LSTMKIT_DATA``.
     Malformed records (invalid JSON, no ``paragraphs``) are skipped and counted; a corpus
     with no poem left raises ``CorpusError``.
     """
-    path = Path(path)
-    if not path.exists():
-        raise CorpusError(f"corpus '{path}' does not exist")
+    path = resolve_corpus(path)
     if fmt not in FORMATS:
         raise CorpusError(f"unknown corpus format '{fmt}' (choose from {', '.join(FORMATS)})")
     if fmt == "auto":
