@@ -228,17 +228,6 @@ def _sampling_options(func):
     return func
 
 
-def _generate(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
-              whole: bool):
-    from .sample import Generator, SampleConfig
-
-    loaded = _load(model_dir, device)
-    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
-                          max_len=max_len, seed=seed)
-    generator = Generator(loaded.model, loaded.vocab)
-    if whole:
-        return generator.generate_finished(start, count, config)
-    return generator.generate(start, count, config)
 
 
 @main.command()
@@ -246,8 +235,12 @@ def _generate(model_dir, start, count, temperature, top_k, top_p, max_len, seed,
 def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
           as_json) -> None:
     """Write free text: continue --start until the model ends or --max-len is reached."""
-    samples = _generate(model_dir, start, count, temperature, top_k, top_p, max_len, seed,
-                        device, whole=False)
+    from .sample import Generator, SampleConfig
+
+    loaded = _load(model_dir, device)
+    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
+                          max_len=max_len, seed=seed)
+    samples = Generator(loaded.model, loaded.vocab).generate(start, count, config)
     if as_json:
         click.echo(json.dumps([{"text": s.text, "finished": s.finished, "logprob": s.logprob,
                                 "tokens": s.tokens} for s in samples], ensure_ascii=False,
@@ -258,19 +251,72 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 
 @main.command()
 @_sampling_options
-def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
-         as_json) -> None:
-    """Write whole poems, from the first character to the model's end of poem."""
-    from .sample import poem_lines
+@click.option("--form", help="五绝 七绝 五律 七律 (or wujue qijue wulv qilv); default: any shape the model writes.")
+@click.option("--tones", type=click.Choice(["strict", "loose", "off"]), default="strict", show_default=True, help="strict: a standard 平仄 pattern and rhyme; loose: rhyme only; off: shape only.")
+@click.option("--rhyme", help="平水韵 level-tone group for the rhymes, e.g. 一东 (default: any).")
+@click.option("--acrostic", help="藏头诗: line i starts with character i (4 -> 七绝, 8 -> 七律 unless --form says).")
+@click.option("--candidates", type=int, default=4, show_default=True, help="Poems drawn per poem shown; the most likely are kept.")
+def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, as_json,
+         form, tones, rhyme, acrostic, candidates) -> None:
+    """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
+    from .sample import Generator, SampleConfig, poem_lines
 
-    samples = _generate(model_dir, start, count, temperature, top_k, top_p, max_len, seed,
-                        device, whole=True)
+    start = "".join(start.split())
+    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
+                          max_len=max_len, seed=seed)
+    loaded = _load(model_dir, device)
+    generator = Generator(loaded.model, loaded.vocab)
+    if form or acrostic:
+        from .poetry.constraint import PoemRequest, write_poems
+        from .poetry.forms import get_form
+
+        if not form:
+            if len(acrostic) not in (4, 8):
+                raise LstmkitError(f"an acrostic of {len(acrostic)} characters fits no form "
+                                   "(4 for a 绝句, 8 for a 律诗)")
+            form = "七绝" if len(acrostic) == 4 else "七律"
+        if candidates < 1:
+            raise LstmkitError(f"--candidates must be at least 1 (got {candidates})")
+        request = PoemRequest(get_form(form), tones, rhyme, acrostic, start, candidates)
+        samples = write_poems(generator, request, count, config)
+    else:
+        samples = generator.generate_finished(start, count, config)
     if as_json:
         click.echo(json.dumps([{"text": s.text, "lines": poem_lines(s.text),
                                 "logprob": s.logprob, "tokens": s.tokens} for s in samples],
                               ensure_ascii=False, indent=2))
         return
     click.echo("\n\n".join("\n".join(poem_lines(s.text)) for s in samples))
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.Path(), help="Read the poem from a file (- for standard input).")
+@click.option("--form", help="Check against this form instead of the one the shape suggests.")
+@click.option("--tones", type=click.Choice(["strict", "loose", "off"]), default="strict", show_default=True)
+@click.option("--rhyme", help="Demand this 平水韵 group.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check(text, path, form, tones, rhyme, as_json) -> None:
+    """Explain a poem's form: 平仄 of each character, rhymes, and what breaks the rules.
+
+    Exits with status 0 when the poem keeps every rule, 2 when it breaks some.
+    """
+    from .poetry.check import check_poem, format_report
+
+    if (text is None) == (path is None):
+        raise LstmkitError("give the poem as an argument or with --file (one of them)")
+    if path is not None:
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LstmkitError(f"cannot read poem file '{path}': {exc}") from exc
+    result = check_poem(text, tones=tones, form=form, rhyme=rhyme)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_report(result))
+    if not result.ok:
+        sys.exit(2)
 
 
 @main.command("eval")

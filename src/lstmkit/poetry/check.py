@@ -1,0 +1,223 @@
+"""Explain a poem's form: shape, 平仄 of every character, rhymes, and every violation.
+
+``check_poem`` names the form from the shape (4 or 8 lines of 5 or 7 characters), marks
+each character 平, 仄, 中 (either: it has readings of both) or ? (unknown), finds the
+平水韵 group the rhyming lines share, picks the standard tone pattern that fits best,
+and lists what breaks, by line and position. The generator's constraints are these
+same rules, so every generated poem passes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from ..errors import LstmkitError
+from .forms import TONE_MODES, VerseForm, form_for_shape, get_form, tone_patterns
+from .prosody import PING, Prosody, default_prosody
+
+SENTENCE_END = "。？！"
+CLAUSE_END = "，；"
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str  # shape, punctuation, character, rhyme, tone, repeat
+    line: int | None  # 1-based, None for the whole poem
+    position: int | None  # 1-based character position in the line
+    message: str
+
+
+@dataclass
+class Line:
+    text: str  # the characters, without the closing mark
+    mark: str  # the closing punctuation, "" when missing
+    tones: str  # one of 平 仄 中 ? per character
+
+
+@dataclass
+class CheckResult:
+    form: str | None  # 五绝 七绝 五律 七律, or None when the shape fits none
+    lines: list[Line]
+    pattern: str | None = None  # the best-fitting tone pattern, e.g. 仄起首句不入韵
+    rhyme_group: str | None = None
+    rhymes: list[tuple[int, str]] = field(default_factory=list)  # (1-based line, char)
+    violations: list[Violation] = field(default_factory=list)
+
+    def broken(self, rule: str) -> bool:
+        return any(v.rule == rule for v in self.violations)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict:
+        return {
+            "form": self.form, "ok": self.ok, "pattern": self.pattern,
+            "rhyme_group": self.rhyme_group,
+            "rhymes": [{"line": n, "char": c} for n, c in self.rhymes],
+            "lines": [asdict(line) for line in self.lines],
+            "violations": [asdict(v) for v in self.violations],
+        }
+
+
+def split_lines(text: str) -> list[Line]:
+    """Cut a poem into lines at ，。？！；, whitespace ignored."""
+    text = re.sub(r"\s+", "", text)
+    lines, current = [], ""
+    for char in text:
+        if char in SENTENCE_END + CLAUSE_END:
+            lines.append(Line(current, char, ""))
+            current = ""
+        else:
+            current += char
+    if current:
+        lines.append(Line(current, "", ""))
+    return lines
+
+
+def _shape(lines: list[Line], form: VerseForm | None, expected: VerseForm | None
+           ) -> list[Violation]:
+    problems = []
+    target = expected or form
+    if target is None:
+        lengths = "/".join(str(len(line.text)) for line in lines)
+        return [Violation("shape", None, None,
+                          f"{len(lines)} lines of {lengths} characters fit no regulated form "
+                          "(4 or 8 lines of 5 or 7 characters)")]
+    if len(lines) != target.lines:
+        problems.append(Violation("shape", None, None,
+                                  f"{target.name} has {target.lines} lines, this has {len(lines)}"))
+    for number, line in enumerate(lines, 1):
+        if len(line.text) != target.chars:
+            problems.append(Violation("shape", number, None,
+                                      f"line {number} has {len(line.text)} characters, "
+                                      f"{target.name} needs {target.chars}"))
+        wanted = CLAUSE_END if number % 2 else SENTENCE_END
+        if line.mark not in wanted or not line.mark:
+            shown = line.mark or "nothing"
+            problems.append(Violation("punctuation", number, None,
+                                      f"line {number} ends with {shown}, expected "
+                                      f"{'，' if number % 2 else '。'}"))
+        for position, char in enumerate(line.text, 1):
+            if not _HAN.match(char):
+                problems.append(Violation("character", number, position,
+                                          f"'{char}' is not a Han character"))
+    return problems
+
+
+def _best_group(ends: list[str], prosody: Prosody, wanted: str | None) -> str | None:
+    """The level-tone group shared by the most line ends (``wanted`` if given)."""
+    if wanted:
+        return wanted
+    level = set(prosody.level_groups())
+    counts = Counter(g for char in ends for g in set(prosody.groups_of(char)) if g in level)
+    if not counts:
+        return None
+    order = {name: i for i, name in enumerate(prosody.level_groups())}
+    return min(counts, key=lambda g: (-counts[g], order[g]))
+
+
+def check_poem(text: str, tones: str = "strict", form: str | None = None,
+               rhyme: str | None = None, prosody: Prosody | None = None) -> CheckResult:
+    """Check ``text`` against a regulated form (the one its shape suggests, or ``form``).
+
+    ``tones`` is strict (one standard pattern at the held positions), loose (rhyme only)
+    or off (shape only); ``rhyme`` demands one 平水韵 group.
+    """
+    if tones not in TONE_MODES:
+        raise LstmkitError(f"tones must be one of {', '.join(TONE_MODES)} (got '{tones}')")
+    prosody = prosody or default_prosody()
+    if rhyme is not None and rhyme not in prosody.level_groups():
+        raise LstmkitError(f"'{rhyme}' is not a level-tone 平水韵 group (e.g. 一东, 七阳)")
+    lines = split_lines(text)
+    if not lines:
+        raise LstmkitError("the poem is empty")
+    for line in lines:
+        line.tones = "".join(prosody.read(c).mark if _HAN.match(c) else "-" for c in line.text)
+    shape_form = form_for_shape(len(lines), len(lines[0].text)) if all(
+        len(line.text) == len(lines[0].text) for line in lines) else None
+    expected = get_form(form) if form else None
+    verse = expected or shape_form
+    result = CheckResult(form=verse.name if verse else None, lines=lines)
+    result.violations.extend(_shape(lines, shape_form, expected))
+    if result.violations or verse is None:
+        return result
+
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, 1):
+        if line.text in seen:
+            result.violations.append(Violation("repeat", number, None,
+                                               f"line {number} repeats line {seen[line.text]}"))
+        seen.setdefault(line.text, number)
+    if tones == "off":
+        return result
+
+    last = [line.text[-1] for line in lines]
+    even = [last[i] for i in range(1, verse.lines, 2)]
+    group = _best_group(even, prosody, rhyme)
+    result.rhyme_group = group
+    first_rhymes = group is not None and prosody.rhymes_in(last[0], group)
+    rhyme_lines = [i for i in range(verse.lines) if i % 2 == 1 or (i == 0 and first_rhymes)]
+    used: dict[str, int] = {}
+    for i in rhyme_lines:
+        char = last[i]
+        result.rhymes.append((i + 1, char))
+        if group is None or not prosody.rhymes_in(char, group):
+            groups = "/".join(prosody.groups_of(char)) or "no group"
+            result.violations.append(Violation(
+                "rhyme", i + 1, verse.chars,
+                f"'{char}' ({groups}) does not rhyme in {group or 'a level-tone group'}"))
+        elif char in used:
+            result.violations.append(Violation(
+                "rhyme", i + 1, verse.chars, f"rhyme '{char}' repeats line {used[char]}"))
+        used.setdefault(char, i + 1)
+    if tones == "loose":
+        return result
+
+    # Patterns whose first line fits: a rhyming first line may not be read as 仄, and so on.
+    first_can_be_ze = prosody.can_be(last[0], "仄") or prosody.read(last[0]).mark == "?"
+    best: tuple[int, str, list[Violation]] | None = None
+    for pattern in tone_patterns(verse):
+        if pattern.first_rhymes and not first_rhymes:
+            continue
+        if not pattern.first_rhymes and first_rhymes and not first_can_be_ze:
+            continue
+        misses = []
+        for i, (line, wanted) in enumerate(zip(lines, pattern.lines)):
+            for pos in verse.held_positions():
+                if pos == verse.chars - 1 and (i % 2 == 1 or (i == 0 and pattern.first_rhymes)):
+                    continue  # the pattern's rhyme positions are judged by the rhyme rule
+                char = line.text[pos]
+                if prosody.read(char).mark != "?" and not prosody.can_be(char, wanted[pos]):
+                    misses.append(Violation(
+                        "tone", i + 1, pos + 1,
+                        f"'{char}' is {prosody.read(char).mark}, {pattern.name} needs "
+                        f"{wanted[pos]} at line {i + 1} position {pos + 1}"))
+        if best is None or len(misses) < best[0]:
+            best = (len(misses), pattern.name, misses)
+    if best is not None:
+        result.pattern = best[1]
+        result.violations.extend(best[2])
+    return result
+
+
+def format_report(result: CheckResult) -> str:
+    """A human-readable explanation of ``check_poem``'s result."""
+    out = [f"form: {result.form or 'none of 五绝 七绝 五律 七律'}"
+           + (f", pattern {result.pattern}" if result.pattern else "")
+           + (f", rhyme group {result.rhyme_group}" if result.rhyme_group else "")]
+    rhyming = {line for line, _ in result.rhymes}
+    for number, line in enumerate(result.lines, 1):
+        mark = "  韵" if number in rhyming else ""
+        out.append(f"{number:>2}  {line.text}{line.mark}\n    {line.tones}{mark}")
+    if result.ok:
+        out.append("no violations")
+    else:
+        out.append(f"{len(result.violations)} violation(s):")
+        for v in result.violations:
+            where = f"line {v.line}" + (f" pos {v.position}" if v.position else "") if v.line else "poem"
+            out.append(f"  [{v.rule}] {where}: {v.message}")
+    return "\n".join(out)

@@ -1,0 +1,282 @@
+"""Constrained decoding of regulated verse: a logit mask that only allows the form.
+
+``FormConstraint`` is a ``sample.LogitsHook``: at each step it keeps, for every row, a
+small state (line, position, tone patterns still possible, rhyme groups still possible,
+rhyme characters used) and masks every token that would break the form. Because it only
+masks logits, temperature, top-k and top-p sampling all obey it. The rules are those of
+``check.check_poem``, so a poem that completes under the mask passes the checker.
+
+A row whose mask empties (a dead end: no known character fits) is sent to ``<eos>`` and
+reported as incomplete; ``write_poems`` draws more rows within a fixed budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from ..data.vocab import Vocab
+from ..errors import LstmkitError
+from ..sample import Generator, Sample, SampleConfig
+from .check import _HAN, check_poem
+from .forms import TONE_MODES, TonePattern, VerseForm, tone_patterns
+from .prosody import PING, ZE, Prosody, default_prosody
+
+
+@dataclass
+class _Row:
+    """Where one row stands in the form."""
+
+    patterns: set[int]  # indices of tone patterns still possible (strict mode)
+    groups: set[str]  # rhyme groups still possible
+    line: int = 0
+    pos: int = 0
+    text: str = ""  # the current line's characters
+    lines: list[str] = field(default_factory=list)
+    rhymes: set[str] = field(default_factory=set)
+    consumed: int = 0  # generated tokens already folded into this state
+    dead: bool = False
+
+
+class FormConstraint:
+    """Masks logits so that every row writes ``form`` (see the module docstring)."""
+
+    def __init__(self, vocab: Vocab, form: VerseForm, tones: str = "strict",
+                 rhyme: str | None = None, acrostic: str | None = None,
+                 start: str = "", prosody: Prosody | None = None):
+        if tones not in TONE_MODES:
+            raise LstmkitError(f"tones must be one of {', '.join(TONE_MODES)} (got '{tones}')")
+        self.vocab, self.form, self.tones = vocab, form, tones
+        self.prosody = prosody or default_prosody()
+        self.patterns: list[TonePattern] = tone_patterns(form)
+        level = self.prosody.level_groups()
+        if rhyme is not None and rhyme not in level:
+            raise LstmkitError(f"'{rhyme}' is not a level-tone 平水韵 group "
+                               f"(choose from {' '.join(level)})")
+        self.level = [rhyme] if rhyme else level
+        if acrostic is not None:
+            if len(acrostic) != form.lines:
+                raise LstmkitError(f"an acrostic for {form.name} needs {form.lines} characters, "
+                                   f"got {len(acrostic)}")
+            missing = [c for c in acrostic if c not in vocab or not _HAN.match(c)]
+            if missing:
+                raise LstmkitError("acrostic character(s) the model cannot write: "
+                                   + " ".join(dict.fromkeys(missing)))
+        self.acrostic = acrostic
+        self._build_masks()
+        self._check_rhyme_supply()
+        self.start = start
+        self.opening = self._fresh()
+        for char in start:
+            self._advance(self.opening, char, opening=True)
+        self.rows: list[_Row] = []
+
+    # --- vocabulary masks, built once -------------------------------------------------
+    def _build_masks(self) -> None:
+        size = len(self.vocab)
+        self.han = torch.zeros(size, dtype=torch.bool)
+        self.tone = {PING: torch.zeros(size, dtype=torch.bool), ZE: torch.zeros(size, dtype=torch.bool)}
+        self.group = {g: torch.zeros(size, dtype=torch.bool) for g in self.level}
+        for index, token in enumerate(self.vocab.tokens):
+            if len(token) != 1 or not _HAN.match(token):
+                continue
+            self.han[index] = True
+            reading = self.prosody.read(token)
+            for tone in reading.tones:
+                self.tone[tone][index] = True
+            for g in reading.groups:
+                if g in self.group:
+                    self.group[g][index] = True
+        self.known = self.tone[PING] | self.tone[ZE]  # characters whose tone is known
+        marks = {"，", "。"}
+        absent = [m for m in sorted(marks) if m not in self.vocab]
+        if absent:
+            raise LstmkitError(f"the model's vocabulary lacks {' '.join(absent)}: it cannot "
+                               "write regulated verse")
+        self.mark_id = {m: self.vocab.index[m] for m in marks}
+
+    def _check_rhyme_supply(self) -> None:
+        needed = self.form.lines // 2 + 1
+        usable = [g for g in self.level if int(self.group[g].sum()) >= needed]
+        if not usable:
+            groups = " ".join(self.level) if len(self.level) < 4 else "any level-tone group"
+            raise LstmkitError(f"the model knows fewer than {needed} characters of {groups}: "
+                               f"no {self.form.name} can rhyme there")
+        self.level = usable
+
+    def _fresh(self) -> _Row:
+        strict = self.tones == "strict"
+        return _Row(patterns=set(range(len(self.patterns))) if strict else set(),
+                    groups=set(self.level))
+
+    # --- the rules --------------------------------------------------------------------
+    def _is_rhyme_position(self, row: _Row) -> bool:
+        return row.pos == self.form.chars - 1 and row.line % 2 == 1
+
+    def _allowed(self, row: _Row) -> torch.Tensor:
+        """Mask (V,) of the tokens ``row`` may write next."""
+        form = self.form
+        allowed = torch.zeros(len(self.vocab), dtype=torch.bool)
+        if row.dead or row.line == form.lines:
+            allowed[self.vocab.eos_id] = True
+            return allowed
+        if row.pos == form.chars:
+            allowed[self.mark_id[form.punctuation(row.line)]] = True
+            return allowed
+        allowed |= self.han
+        if self.acrostic and row.pos == 0:
+            allowed &= torch.zeros_like(allowed).index_fill(
+                0, torch.tensor([self.vocab.index[self.acrostic[row.line]]]), True)
+        last = row.pos == form.chars - 1
+        if self.tones != "off" and self._is_rhyme_position(row):
+            allowed &= self._group_mask(row.groups)
+            for char in row.rhymes:
+                allowed[self.vocab.index[char]] = False
+        elif row.patterns and row.pos in form.held_positions():
+            if last and row.line == 0:
+                allowed &= self._first_line_end(row)
+            else:
+                wanted = {self.patterns[p].lines[row.line][row.pos] for p in row.patterns}
+                allowed &= self.tone[wanted.pop()] if len(wanted) == 1 else self.known
+        if last:  # no line may repeat an earlier one
+            for earlier in row.lines:
+                if earlier[:-1] == row.text and earlier[-1] in self.vocab:
+                    allowed[self.vocab.index[earlier[-1]]] = False
+        return allowed
+
+    def _group_mask(self, groups: set[str]) -> torch.Tensor:
+        mask = torch.zeros(len(self.vocab), dtype=torch.bool)
+        for g in groups:
+            mask |= self.group[g]
+        return mask
+
+    def _first_line_end(self, row: _Row) -> torch.Tensor:
+        """Strict mode, line 1's last character: a rhyme, or 仄 for a non-rhyming start."""
+        mask = torch.zeros(len(self.vocab), dtype=torch.bool)
+        if any(self.patterns[p].first_rhymes for p in row.patterns):
+            mask |= self._group_mask(row.groups)
+        if any(not self.patterns[p].first_rhymes for p in row.patterns):
+            mask |= self.tone[ZE]
+        return mask
+
+    def _advance(self, row: _Row, token: str, opening: bool = False) -> None:
+        """Fold one written token into ``row``; an opening that breaks the form raises."""
+        if opening:
+            index = self.vocab.index.get(token)
+            if index is None or not bool(self._allowed(row)[index]):
+                raise LstmkitError(f"the opening breaks {self.form.name}: {self._why(row, token)}")
+        form = self.form
+        if row.dead or row.line == form.lines:
+            return
+        if row.pos == form.chars:  # the line's closing mark
+            row.lines.append(row.text)
+            row.line, row.pos, row.text = row.line + 1, 0, ""
+            return
+        reading = self.prosody.read(token)
+        last = row.pos == form.chars - 1
+        if self.tones != "off" and self._is_rhyme_position(row):
+            row.groups &= set(reading.groups)
+            row.rhymes.add(token)
+        elif row.patterns and row.pos in form.held_positions():
+            if last and row.line == 0:
+                rhymes = bool(row.groups & set(reading.groups)) and PING in reading.tones
+                row.patterns = {p for p in row.patterns
+                                if (rhymes if self.patterns[p].first_rhymes else ZE in reading.tones)}
+                if rhymes and any(self.patterns[p].first_rhymes for p in row.patterns):
+                    row.groups &= set(reading.groups)
+            else:
+                row.patterns = {p for p in row.patterns
+                                if self.patterns[p].lines[row.line][row.pos] in reading.tones}
+        if last and row.line == 0:
+            row.rhymes.add(token)  # it may count as a rhyme: never reuse it
+        row.text += token
+        row.pos += 1
+
+    def _why(self, row: _Row, token: str) -> str:
+        form = self.form
+        where = f"line {row.line + 1}"
+        if row.line == form.lines:
+            return f"'{token}' comes after the last line of {form.name}"
+        if row.pos == form.chars:
+            return (f"{where} needs {form.punctuation(row.line)} after {form.chars} characters, "
+                    f"got '{token}'")
+        if not _HAN.match(token):
+            return f"'{token}' at {where} position {row.pos + 1} is not a Han character"
+        if token not in self.vocab:
+            return f"'{token}' is not in the model's vocabulary"
+        where += f" position {row.pos + 1}"
+        if self.acrostic and row.pos == 0 and token != self.acrostic[row.line]:
+            return f"{where} must be the acrostic's '{self.acrostic[row.line]}', got '{token}'"
+        if self._is_rhyme_position(row):
+            return f"'{token}' at {where} does not rhyme in {'/'.join(sorted(row.groups))}"
+        if row.pos == form.chars - 1 and row.text + token in row.lines:
+            return f"{where} repeats an earlier line"
+        mark = self.prosody.read(token).mark
+        return f"'{token}' ({mark}) at {where} fits no standard tone pattern of {form.name}"
+
+    # --- the hook ---------------------------------------------------------------------
+    def __call__(self, logits: torch.Tensor, generated: list[list[int]]) -> torch.Tensor:
+        if not self.rows:
+            self.rows = [replace(self.opening, patterns=set(self.opening.patterns),
+                                 groups=set(self.opening.groups), lines=list(self.opening.lines),
+                                 rhymes=set(self.opening.rhymes)) for _ in generated]
+        masks = []
+        for row, ids in zip(self.rows, generated):
+            for token_id in ids[row.consumed:]:
+                self._advance(row, self.vocab.tokens[token_id])
+            row.consumed = len(ids)
+            allowed = self._allowed(row)
+            if not bool(allowed.any()):
+                row.dead = True
+                allowed = self._allowed(row)
+            masks.append(allowed)
+        mask = torch.stack(masks).to(logits.device)  # (N, V)
+        return logits.masked_fill(~mask, float("-inf"))
+
+    def complete(self, index: int) -> bool:
+        row = self.rows[index]
+        return not row.dead and row.line == self.form.lines
+
+    def max_tokens(self) -> int:
+        """Tokens a whole poem takes after the opening, <eos> included."""
+        total = self.form.lines * (self.form.chars + 1) + 1
+        return total - len(self.start)
+
+
+@dataclass(frozen=True)
+class PoemRequest:
+    form: VerseForm
+    tones: str = "strict"
+    rhyme: str | None = None
+    acrostic: str | None = None
+    start: str = ""
+    candidates: int = 4  # rows drawn per poem wanted; the most likely are kept
+    rounds: int = 4  # batches at most before giving up
+
+
+def write_poems(generator: Generator, request: PoemRequest, n: int,
+                config: SampleConfig = SampleConfig()) -> list[Sample]:
+    """``n`` distinct poems in ``request.form``, each passing ``check_poem``, most likely first."""
+    kept: dict[str, Sample] = {}
+    for round_ in range(request.rounds):
+        constraint = FormConstraint(generator.vocab, request.form, request.tones, request.rhyme,
+                                    request.acrostic, request.start)
+        seed = None if config.seed is None else config.seed + round_
+        rows = max(1, n - len(kept)) * request.candidates
+        samples = generator.generate(request.start, rows,
+                                     replace(config, seed=seed, max_len=constraint.max_tokens()),
+                                     hook=constraint)
+        for index, sample in enumerate(samples):
+            if not constraint.complete(index) or sample.text in kept:
+                continue
+            verdict = check_poem(sample.text, tones=request.tones, form=request.form.name,
+                                 rhyme=request.rhyme)
+            if verdict.ok:
+                kept[sample.text] = sample
+        if len(kept) >= n:
+            break
+    if len(kept) < n:
+        raise LstmkitError(f"found only {len(kept)} of {n} {request.form.name} within the "
+                           "search budget; relax --tones or --rhyme, or change the opening")
+    return sorted(kept.values(), key=lambda s: -s.logprob)[:n]

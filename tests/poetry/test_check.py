@@ -1,0 +1,81 @@
+import pytest
+
+from lstmkit.errors import LstmkitError
+from lstmkit.poetry.check import check_poem, format_report
+
+# Poems whose form is known. 登鹳雀楼, 早发白帝城, 春望 and 枫桥夜泊 keep every rule of
+# their form; 静夜思 is a 古绝 (old-style quatrain) and 黄鹤楼 famously breaks the tones
+# of a 七律; 江雪 rhymes in an entering (仄) tone.
+GOOD = {
+    "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。": ("五绝", "仄起首句不入韵", "十一尤"),
+    "朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，轻舟已过万重山。": ("七绝", "平起首句不入韵", "十五删"),
+    "国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。":
+        ("五律", "仄起首句不入韵", "十二侵"),
+    "月落乌啼霜满天，江枫渔火对愁眠。姑苏城外寒山寺，夜半钟声到客船。": ("七绝", "仄起首句入韵", "一先"),
+}
+JING_YE_SI = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
+HUANG_HE_LOU = ("昔人已乘黄鹤去，此地空余黄鹤楼。黄鹤一去不复返，白云千载空悠悠。"
+                "晴川历历汉阳树，芳草萋萋鹦鹉洲。日暮乡关何处是，烟波江上使人愁。")
+JIANG_XUE = "千山鸟飞绝，万径人踪灭。孤舟蓑笠翁，独钓寒江雪。"
+
+
+@pytest.mark.parametrize("text", list(GOOD))
+def test_regulated_classics_pass(text):
+    result = check_poem(text)
+    assert result.ok, format_report(result)
+    assert (result.form, result.pattern, result.rhyme_group) == GOOD[text]
+
+
+def test_jing_ye_si_rhymes_but_breaks_the_tones():
+    result = check_poem(JING_YE_SI)
+    assert result.form == "五绝" and result.rhyme_group == "七阳"
+    assert [c for _, c in result.rhymes] == ["光", "霜", "乡"]
+    assert not result.broken("rhyme") and result.broken("tone")
+    assert check_poem(JING_YE_SI, tones="loose").ok
+
+
+def test_huang_he_lou_tone_breaks_are_located():
+    result = check_poem(HUANG_HE_LOU)
+    assert result.form == "七律" and result.rhyme_group == "十一尤" and not result.broken("rhyme")
+    tone = [(v.line, v.position) for v in result.violations if v.rule == "tone"]
+    assert tone == [(1, 6), (3, 4)]  # 鹤 and 去 where the pattern wants 平
+
+
+def test_jiang_xue_rhymes_in_an_oblique_group():
+    result = check_poem(JIANG_XUE, tones="loose")
+    rhyme = [v for v in result.violations if v.rule == "rhyme"]
+    assert [(v.line, v.position) for v in rhyme] == [(2, 5), (4, 5)]
+    assert "九屑" in rhyme[0].message
+
+
+def test_marks_each_character():
+    result = check_poem("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+    assert [line.tones for line in result.lines] == ["仄仄平平仄", "平平仄仄平", "仄平平仄仄", "中仄仄平平"]
+
+
+@pytest.mark.parametrize("text, rule, fragment", [
+    ("白日依山尽，黄河入海流。欲穷千里目，", "shape", "3 lines of 5/5/5 characters fit no"),
+    ("白日依山尽，黄河入海流。欲穷千里目，更上一层楼", "punctuation", "line 4 ends with nothing"),
+    ("白日依山尽。黄河入海流。欲穷千里目，更上一层楼。", "punctuation", "line 1 ends with 。"),
+    ("白日依山，黄河入海流。欲穷千里目，更上一层楼。", "shape", "fit no regulated form"),
+    ("白日依山尽，黄河入海流。白日依山尽，更上一层楼。", "repeat", "line 3 repeats line 1"),
+    ("白日依山尽，黄河入海流。欲穷千里目，更上一层流。", "rhyme", "rhyme '流' repeats line 2"),
+])
+def test_violations(text, rule, fragment):
+    result = check_poem(text)
+    assert any(v.rule == rule and fragment in v.message for v in result.violations), \
+        format_report(result)
+
+
+def test_expected_form_and_rhyme():
+    poem = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
+    assert any("七绝" in v.message for v in check_poem(poem, form="qijue").violations)
+    short = check_poem(poem[:18], form="五绝")
+    assert [v.message for v in short.violations if v.rule == "shape"] == ["五绝 has 4 lines, this has 3"]
+    assert check_poem(poem, rhyme="一东").broken("rhyme")
+    with pytest.raises(LstmkitError, match="not a level-tone"):
+        check_poem(poem, rhyme="一屋")
+    with pytest.raises(LstmkitError, match="unknown form"):
+        check_poem(poem, form="sonnet")
+    with pytest.raises(LstmkitError, match="empty"):
+        check_poem("  ")

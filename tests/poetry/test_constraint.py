@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from lstmkit.data.vocab import Vocab
+from lstmkit.errors import LstmkitError
+from lstmkit.model import LanguageModel, ModelConfig
+from lstmkit.poetry.check import check_poem, format_report
+from lstmkit.poetry.constraint import FormConstraint, PoemRequest, write_poems
+from lstmkit.poetry.forms import FORMS, get_form
+from lstmkit.poetry.prosody import default_prosody
+from lstmkit.sample import Generator, SampleConfig
+
+
+@pytest.fixture(scope="module")
+def generator():
+    """An untrained model over every character of the rhyme table: near-uniform choices,
+    so the constraints alone must make the form."""
+    torch.manual_seed(0)
+    chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
+    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", "？", *chars])
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
+                                      layers=1, dropout=0.0, tie_weights=False))
+    return Generator(model.eval(), vocab)
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+@pytest.mark.parametrize("tones", ["strict", "loose"])
+def test_every_generated_poem_passes_the_checker(generator, form, tones):
+    verse = get_form(form)
+    for seed in range(6):
+        constraint = FormConstraint(generator.vocab, verse, tones)
+        samples = generator.generate("", 4, SampleConfig(seed=seed, temperature=1.0,
+                                                         max_len=constraint.max_tokens()),
+                                     hook=constraint)
+        for index, sample in enumerate(samples):
+            assert constraint.complete(index)
+            result = check_poem(sample.text, tones=tones, form=form)
+            assert result.ok, format_report(result)
+
+
+def test_acrostic_rhyme_and_ranking(generator):
+    request = PoemRequest(get_form("七律"), acrostic="春江花月夜色如水", rhyme="七阳")
+    poems = write_poems(generator, request, 3, SampleConfig(seed=1))
+    assert len({p.text for p in poems}) == 3
+    assert [p.logprob for p in poems] == sorted((p.logprob for p in poems), reverse=True)
+    for poem in poems:
+        result = check_poem(poem.text, rhyme="七阳")
+        assert result.ok and result.form == "七律"
+        assert "".join(line.text[0] for line in result.lines) == "春江花月夜色如水"
+
+
+def test_continuation_keeps_the_opening(generator):
+    opening = "白日依山尽，黄河入海流。"
+    poem = write_poems(generator, PoemRequest(get_form("五绝"), start=opening), 1,
+                       SampleConfig(seed=4))[0]
+    assert poem.text.startswith(opening) and check_poem(poem.text).ok
+    assert check_poem(poem.text).rhyme_group == "十一尤"
+
+
+@pytest.mark.parametrize("start, message", [
+    ("床前明月光，疑是地上霜。", "'上' \\(仄\\) at line 2 position 4 fits no standard tone pattern"),
+    ("白日依山尽。", "line 1 needs ， after 5 characters, got '。'"),
+    ("白日依山尽太，", "line 1 needs ， after 5 characters, got '太'"),
+    ("白日依山尽，黄河入海流。欲穷千里目，更上一层东。", "'东' at line 4 position 5 does not rhyme in 十一尤"),
+])
+def test_an_opening_that_breaks_the_form_is_explained(generator, start, message):
+    with pytest.raises(LstmkitError, match="the opening breaks 五绝: " + message):
+        FormConstraint(generator.vocab, get_form("五绝"), start=start)
+
+
+def test_impossible_requests_fail_fast(generator):
+    with pytest.raises(LstmkitError, match="needs 8 characters, got 4"):
+        FormConstraint(generator.vocab, get_form("五律"), acrostic="春夏秋冬")
+    with pytest.raises(LstmkitError, match="cannot write: A"):
+        FormConstraint(generator.vocab, get_form("五绝"), acrostic="春夏秋A")
+    small = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", *"东同山水月花"])
+    with pytest.raises(LstmkitError, match="fewer than 3 characters of 七阳"):
+        FormConstraint(small, get_form("五绝"), rhyme="七阳")
+    with pytest.raises(LstmkitError, match="lacks"):
+        FormConstraint(Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "东"]), get_form("五绝"))
