@@ -123,3 +123,59 @@ def test_python_dash_m():
                             text=True, check=True)
     for command in ("train", "poem", "write", "eval"):
         assert command in result.stdout
+
+
+@pytest.fixture(scope="module")
+def verse_model_dir(tmp_path_factory):
+    """An untrained model over every character of the rhyme table (see poetry tests)."""
+    import torch
+
+    from lstmkit.checkpoint import save_model
+    from lstmkit.data.vocab import Vocab
+    from lstmkit.model import LanguageModel, ModelConfig
+    from lstmkit.poetry.prosody import default_prosody
+
+    torch.manual_seed(0)
+    chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
+    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", *chars])
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
+                                      layers=1, dropout=0.0, tie_weights=False))
+    folder = tmp_path_factory.mktemp("verse") / "model"
+    save_model(folder, model, vocab, {})
+    return folder
+
+
+def test_poem_in_a_form_passes_check(verse_model_dir):
+    result = run("poem", "--model", verse_model_dir, "--form", "qijue", "-n", 2, "--seed", 3,
+                 "--json")
+    poems = json.loads(result.output)
+    assert len(poems) == 2
+    for poem in poems:
+        assert [len(line) for line in poem["lines"]] == [16, 16]
+        assert run("check", poem["text"], "--form", "七绝").exit_code == 0
+
+
+def test_acrostic_picks_the_form_from_its_length(verse_model_dir):
+    result = run("poem", "--model", verse_model_dir, "--acrostic", "春夏秋冬", "--seed", 1)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 2 and lines[0][0] == "春" and lines[0][8] == "夏"
+    assert len(lines[0]) == 16  # two 七言 lines with their marks
+    bad = run("poem", "--model", verse_model_dir, "--acrostic", "春夏秋", ok=False)
+    assert "an acrostic of 3 characters fits no form" in bad.output
+
+
+def test_check_explains_and_sets_the_exit_status(tmp_path):
+    good = run("check", "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+    assert "form: 五绝, pattern 仄起首句不入韵, rhyme group 十一尤" in good.output
+    assert "no violations" in good.output
+    poem = tmp_path / "poem.txt"
+    poem.write_text("床前明月光，\n疑是地上霜。\n举头望明月，\n低头思故乡。\n", "utf-8")
+    bad = run("check", "--file", poem, "--json", ok=False)
+    assert bad.exit_code == 2
+    verdict = json.loads(bad.output)
+    assert verdict["form"] == "五绝" and verdict["rhyme_group"] == "七阳"
+    assert {v["rule"] for v in verdict["violations"]} == {"tone"}
+    missing = run("check", "--file", tmp_path / "nope.txt", ok=False)
+    assert missing.exit_code == 1 and "cannot read poem file" in missing.output
+    neither = run("check", ok=False)
+    assert "give the poem as an argument or with --file" in neither.output

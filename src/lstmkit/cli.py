@@ -282,9 +282,16 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
     else:
         samples = generator.generate_finished(start, count, config)
     if as_json:
-        click.echo(json.dumps([{"text": s.text, "lines": poem_lines(s.text),
-                                "logprob": s.logprob, "tokens": s.tokens} for s in samples],
-                              ensure_ascii=False, indent=2))
+        rows = [{"text": s.text, "lines": poem_lines(s.text), "logprob": s.logprob,
+                 "tokens": s.tokens} for s in samples]
+        if form:
+            from .poetry.check import check_poem
+
+            for row in rows:
+                verdict = check_poem(row["text"], tones=tones, form=form, rhyme=rhyme)
+                row.update(form=verdict.form, pattern=verdict.pattern,
+                           rhyme_group=verdict.rhyme_group)
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     click.echo("\n\n".join("\n".join(poem_lines(s.text)) for s in samples))
 

@@ -13,6 +13,7 @@ reported as incomplete; ``write_poems`` draws more rows within a fixed budget.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import torch
 
@@ -22,6 +23,41 @@ from ..sample import Generator, Sample, SampleConfig
 from .check import _HAN, check_poem
 from .forms import TONE_MODES, TonePattern, VerseForm, tone_patterns
 from .prosody import PING, ZE, Prosody, default_prosody
+
+
+@dataclass(frozen=True)
+class VocabMasks:
+    """Boolean masks (V,) over a vocabulary, computed once per vocabulary."""
+
+    han: torch.Tensor  # single Han characters
+    tone: dict[str, torch.Tensor]  # 平 / 仄: characters with a reading of that tone
+    known: torch.Tensor  # characters whose tone is known
+    group: dict[str, torch.Tensor]  # level-tone rhyme group -> its characters
+    mark_id: dict[str, int]  # ， and 。 -> token id
+
+
+@lru_cache(maxsize=8)
+def vocab_masks(vocab: Vocab, prosody: Prosody) -> VocabMasks:
+    size = len(vocab)
+    han = torch.zeros(size, dtype=torch.bool)
+    tone = {PING: torch.zeros(size, dtype=torch.bool), ZE: torch.zeros(size, dtype=torch.bool)}
+    group = {g: torch.zeros(size, dtype=torch.bool) for g in prosody.level_groups()}
+    for index, token in enumerate(vocab.tokens):
+        if len(token) != 1 or not _HAN.match(token):
+            continue
+        han[index] = True
+        reading = prosody.read(token)
+        for t in reading.tones:
+            tone[t][index] = True
+        for g in reading.groups:
+            if g in group:
+                group[g][index] = True
+    absent = [m for m in ("，", "。") if m not in vocab]
+    if absent:
+        raise LstmkitError(f"the model's vocabulary lacks {' '.join(absent)}: it cannot "
+                           "write regulated verse")
+    return VocabMasks(han, tone, tone[PING] | tone[ZE], group,
+                      {m: vocab.index[m] for m in ("，", "。")})
 
 
 @dataclass
@@ -64,37 +100,15 @@ class FormConstraint:
                 raise LstmkitError("acrostic character(s) the model cannot write: "
                                    + " ".join(dict.fromkeys(missing)))
         self.acrostic = acrostic
-        self._build_masks()
+        masks = vocab_masks(vocab, self.prosody)
+        self.han, self.tone, self.known, self.mark_id = masks.han, masks.tone, masks.known, masks.mark_id
+        self.group = {g: masks.group[g] for g in self.level}
         self._check_rhyme_supply()
         self.start = start
         self.opening = self._fresh()
         for char in start:
             self._advance(self.opening, char, opening=True)
         self.rows: list[_Row] = []
-
-    # --- vocabulary masks, built once -------------------------------------------------
-    def _build_masks(self) -> None:
-        size = len(self.vocab)
-        self.han = torch.zeros(size, dtype=torch.bool)
-        self.tone = {PING: torch.zeros(size, dtype=torch.bool), ZE: torch.zeros(size, dtype=torch.bool)}
-        self.group = {g: torch.zeros(size, dtype=torch.bool) for g in self.level}
-        for index, token in enumerate(self.vocab.tokens):
-            if len(token) != 1 or not _HAN.match(token):
-                continue
-            self.han[index] = True
-            reading = self.prosody.read(token)
-            for tone in reading.tones:
-                self.tone[tone][index] = True
-            for g in reading.groups:
-                if g in self.group:
-                    self.group[g][index] = True
-        self.known = self.tone[PING] | self.tone[ZE]  # characters whose tone is known
-        marks = {"，", "。"}
-        absent = [m for m in sorted(marks) if m not in self.vocab]
-        if absent:
-            raise LstmkitError(f"the model's vocabulary lacks {' '.join(absent)}: it cannot "
-                               "write regulated verse")
-        self.mark_id = {m: self.vocab.index[m] for m in marks}
 
     def _check_rhyme_supply(self) -> None:
         needed = self.form.lines // 2 + 1
