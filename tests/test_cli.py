@@ -179,3 +179,13 @@ def test_check_explains_and_sets_the_exit_status(tmp_path):
     assert missing.exit_code == 1 and "cannot read poem file" in missing.output
     neither = run("check", ok=False)
     assert "give the poem as an argument or with --file" in neither.output
+
+
+def test_tunes_and_ci(verse_model_dir):
+    listing = run("tunes", "浣溪沙")
+    assert listing.output.startswith("浣溪沙  平韵  ") and "。〇〇〇〇〇〇〇，" in listing.output
+    assert "unknown tune" in run("tunes", "没有这个", ok=False).output
+    ci = json.loads(run("poem", "--model", verse_model_dir, "--form", "ci", "--tune", "浣溪沙",
+                        "--tones", "loose", "--seed", 2, "--json").output)[0]
+    assert ci["form"] == "浣溪沙" and len(ci["lines"]) == 5  # lines 4 and 5 share a sentence
+    assert run("check", ci["text"], "--tune", "浣溪沙", "--tones", "loose").exit_code == 0

@@ -251,13 +251,14 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 
 @main.command()
 @_sampling_options
-@click.option("--form", help="五绝 七绝 五律 七律 (or wujue qijue wulv qilv); default: any shape the model writes.")
+@click.option("--form", help="五绝 七绝 五律 七律 (or wujue qijue wulv qilv), or ci with --tune; default: any shape the model writes.")
+@click.option("--tune", help="词牌 for --form ci, e.g. 浣溪沙 (list: lstmkit tunes).")
 @click.option("--tones", type=click.Choice(["strict", "loose", "off"]), default="strict", show_default=True, help="strict: a standard 平仄 pattern and rhyme; loose: rhyme only; off: shape only.")
 @click.option("--rhyme", help="平水韵 level-tone group for the rhymes, e.g. 一东 (default: any).")
 @click.option("--acrostic", help="藏头诗: line i starts with character i (4 -> 七绝, 8 -> 七律 unless --form says).")
 @click.option("--candidates", type=int, default=4, show_default=True, help="Poems drawn per poem shown; the most likely are kept.")
 def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, as_json,
-         form, tones, rhyme, acrostic, candidates) -> None:
+         form, tune, tones, rhyme, acrostic, candidates) -> None:
     """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
     from .sample import Generator, SampleConfig, poem_lines
 
@@ -266,6 +267,8 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
                           max_len=max_len, seed=seed)
     loaded = _load(model_dir, device)
     generator = Generator(loaded.model, loaded.vocab)
+    if tune and not form:
+        form = "ci"
     if form or acrostic:
         from .poetry.constraint import PoemRequest, write_poems
         from .poetry.forms import get_form
@@ -277,7 +280,7 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
             form = "七绝" if len(acrostic) == 4 else "七律"
         if candidates < 1:
             raise LstmkitError(f"--candidates must be at least 1 (got {candidates})")
-        request = PoemRequest(get_form(form), tones, rhyme, acrostic, start, candidates)
+        request = PoemRequest(get_form(form, tune), tones, rhyme, acrostic, start, candidates)
         samples = write_poems(generator, request, count, config)
     else:
         samples = generator.generate_finished(start, count, config)
@@ -288,7 +291,7 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
             from .poetry.check import check_poem
 
             for row in rows:
-                verdict = check_poem(row["text"], tones=tones, form=form, rhyme=rhyme)
+                verdict = check_poem(row["text"], tones=tones, form=request.form, rhyme=rhyme)
                 row.update(form=verdict.form, pattern=verdict.pattern,
                            rhyme_group=verdict.rhyme_group)
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -300,10 +303,11 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.Path(), help="Read the poem from a file (- for standard input).")
 @click.option("--form", help="Check against this form instead of the one the shape suggests.")
+@click.option("--tune", help="Check against a 词牌's pattern (see lstmkit tunes).")
 @click.option("--tones", type=click.Choice(["strict", "loose", "off"]), default="strict", show_default=True)
 @click.option("--rhyme", help="Demand this 平水韵 group.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def check(text, path, form, tones, rhyme, as_json) -> None:
+def check(text, path, form, tune, tones, rhyme, as_json) -> None:
     """Explain a poem's form: 平仄 of each character, rhymes, and what breaks the rules.
 
     Exits with status 0 when the poem keeps every rule, 2 when it breaks some.
@@ -317,13 +321,38 @@ def check(text, path, form, tones, rhyme, as_json) -> None:
             text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise LstmkitError(f"cannot read poem file '{path}': {exc}") from exc
-    result = check_poem(text, tones=tones, form=form, rhyme=rhyme)
+    result = check_poem(text, tones=tones, form=form, rhyme=rhyme, tune=tune)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(format_report(result))
     if not result.ok:
         sys.exit(2)
+
+
+@main.command("tunes")
+@click.argument("names", nargs=-1)
+@click.option("--min-ci", type=int, default=20, show_default=True, help="List tunes with at least this many ci in the corpus.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tunes_command(names, min_ci, as_json) -> None:
+    """List 词牌 with their patterns (line lengths and marks; 。 lines rhyme)."""
+    from .poetry.forms import get_form, tunes
+
+    table = tunes()
+    chosen = [table[get_form("ci", name).name] for name in names] if names else [
+        t for t in table.values() if t.ci >= min_ci]
+    if as_json:
+        click.echo(json.dumps([{"name": t.form.name, "lengths": list(t.form.lengths),
+                                "marks": t.form.marks, "rhyme_tone": t.form.rhyme_tone,
+                                "follow": t.follow, "ci": t.ci} for t in chosen],
+                              ensure_ascii=False, indent=2))
+        return
+    for t in chosen:
+        shape = "".join("〇" * n + m for n, m in zip(t.form.lengths, t.form.marks))
+        click.echo(f"{t.form.name}  {t.form.rhyme_tone}韵  {t.follow}/{t.ci} ci  {shape}")
+    if not names:
+        click.echo(f"{len(chosen)} of {len(table)} tunes with {min_ci}+ ci; "
+                   "--min-ci 2 lists all", err=True)
 
 
 @main.command("eval")

@@ -17,7 +17,7 @@ def generator():
     so the constraints alone must make the form."""
     torch.manual_seed(0)
     chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
-    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", "？", *chars])
+    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", "、", "？", *chars])
     model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
                                       layers=1, dropout=0.0, tie_weights=False))
     return Generator(model.eval(), vocab)
@@ -78,3 +78,15 @@ def test_impossible_requests_fail_fast(generator):
         FormConstraint(small, get_form("五绝"), rhyme="七阳")
     with pytest.raises(LstmkitError, match="lacks"):
         FormConstraint(Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "东"]), get_form("五绝"))
+
+
+@pytest.mark.parametrize("tune", ["浣溪沙", "如梦令", "念奴娇", "满江红"])
+def test_ci_follow_their_tune_and_pass_the_checker(generator, tune):
+    form = get_form("ci", tune)
+    poems = write_poems(generator, PoemRequest(form, tones="loose"), 2, SampleConfig(seed=3))
+    for poem in poems:
+        result = check_poem(poem.text, tones="loose", tune=tune)
+        assert result.ok, format_report(result)
+        assert [len(line.text) for line in result.lines] == list(form.lengths)
+        assert "".join(line.mark for line in result.lines) == form.marks
+        assert default_prosody().groups[result.rhyme_group].pingze == form.rhyme_tone

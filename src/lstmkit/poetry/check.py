@@ -18,7 +18,7 @@ from .forms import TONE_MODES, VerseForm, form_for_shape, get_form, tone_pattern
 from .prosody import PING, Prosody, default_prosody
 
 SENTENCE_END = "。？！"
-CLAUSE_END = "，；"
+CLAUSE_END = "，；、"
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 
@@ -64,7 +64,7 @@ class CheckResult:
 
 
 def split_lines(text: str) -> list[Line]:
-    """Cut a poem into lines at ，。？！；, whitespace ignored."""
+    """Cut a poem into lines at ，。？！；、, whitespace ignored."""
     text = re.sub(r"\s+", "", text)
     lines, current = [], ""
     for char in text:
@@ -76,6 +76,9 @@ def split_lines(text: str) -> list[Line]:
     if current:
         lines.append(Line(current, "", ""))
     return lines
+
+
+_ACCEPTED = {"，": "，；", "。": "。？！", "、": "、，"}  # the marks a line may close with
 
 
 def _shape(lines: list[Line], form: VerseForm | None, expected: VerseForm | None
@@ -90,17 +93,15 @@ def _shape(lines: list[Line], form: VerseForm | None, expected: VerseForm | None
     if len(lines) != target.lines:
         problems.append(Violation("shape", None, None,
                                   f"{target.name} has {target.lines} lines, this has {len(lines)}"))
-    for number, line in enumerate(lines, 1):
-        if len(line.text) != target.chars:
+    for number, (line, length, mark) in enumerate(zip(lines, target.lengths, target.marks), 1):
+        if len(line.text) != length:
             problems.append(Violation("shape", number, None,
                                       f"line {number} has {len(line.text)} characters, "
-                                      f"{target.name} needs {target.chars}"))
-        wanted = CLAUSE_END if number % 2 else SENTENCE_END
-        if line.mark not in wanted or not line.mark:
-            shown = line.mark or "nothing"
+                                      f"{target.name} needs {length}"))
+        if not line.mark or line.mark not in _ACCEPTED[mark]:
             problems.append(Violation("punctuation", number, None,
-                                      f"line {number} ends with {shown}, expected "
-                                      f"{'，' if number % 2 else '。'}"))
+                                      f"line {number} ends with {line.mark or 'nothing'}, "
+                                      f"expected {mark}"))
         for position, char in enumerate(line.text, 1):
             if not _HAN.match(char):
                 problems.append(Violation("character", number, position,
@@ -108,30 +109,32 @@ def _shape(lines: list[Line], form: VerseForm | None, expected: VerseForm | None
     return problems
 
 
-def _best_group(ends: list[str], prosody: Prosody, wanted: str | None) -> str | None:
-    """The level-tone group shared by the most line ends (``wanted`` if given)."""
-    if wanted:
-        return wanted
-    level = set(prosody.level_groups())
-    counts = Counter(g for char in ends for g in set(prosody.groups_of(char)) if g in level)
+def rhyme_groups(prosody: Prosody, tone: str) -> list[str]:
+    """The 平水韵 groups of one tone class (平 or 仄), in table order."""
+    return [name for name, g in prosody.groups.items() if g.pingze == tone]
+
+
+def _best_group(ends: list[str], prosody: Prosody, candidates: list[str]) -> str | None:
+    """The candidate group holding the most line ends (the first in table order on a tie)."""
+    allowed = set(candidates)
+    counts = Counter(g for char in ends for g in set(prosody.groups_of(char)) if g in allowed)
     if not counts:
         return None
-    order = {name: i for i, name in enumerate(prosody.level_groups())}
+    order = {name: i for i, name in enumerate(candidates)}
     return min(counts, key=lambda g: (-counts[g], order[g]))
 
 
-def check_poem(text: str, tones: str = "strict", form: str | None = None,
-               rhyme: str | None = None, prosody: Prosody | None = None) -> CheckResult:
-    """Check ``text`` against a regulated form (the one its shape suggests, or ``form``).
+def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = None,
+               rhyme: str | None = None, tune: str | None = None,
+               prosody: Prosody | None = None) -> CheckResult:
+    """Check ``text`` against a form: the one its shape suggests, ``form``, or a ci ``tune``.
 
-    ``tones`` is strict (one standard pattern at the held positions), loose (rhyme only)
-    or off (shape only); ``rhyme`` demands one 平水韵 group.
+    ``tones`` is strict (regulated verse: one standard pattern at the held positions),
+    loose (rhyme only) or off (shape only); ``rhyme`` demands one 平水韵 group.
     """
     if tones not in TONE_MODES:
         raise LstmkitError(f"tones must be one of {', '.join(TONE_MODES)} (got '{tones}')")
     prosody = prosody or default_prosody()
-    if rhyme is not None and rhyme not in prosody.level_groups():
-        raise LstmkitError(f"'{rhyme}' is not a level-tone 平水韵 group (e.g. 一东, 七阳)")
     lines = split_lines(text)
     if not lines:
         raise LstmkitError("the poem is empty")
@@ -139,8 +142,15 @@ def check_poem(text: str, tones: str = "strict", form: str | None = None,
         line.tones = "".join(prosody.read(c).mark if _HAN.match(c) else "-" for c in line.text)
     shape_form = form_for_shape(len(lines), len(lines[0].text)) if all(
         len(line.text) == len(lines[0].text) for line in lines) else None
-    expected = get_form(form) if form else None
+    if isinstance(form, VerseForm):
+        expected = form
+    else:
+        expected = get_form(form, tune) if (form or tune) else None
     verse = expected or shape_form
+    candidates = rhyme_groups(prosody, verse.rhyme_tone if verse else PING)
+    if rhyme is not None and rhyme not in candidates:
+        kind = "level-tone (平)" if (not verse or verse.rhyme_tone == PING) else "oblique-tone (仄)"
+        raise LstmkitError(f"'{rhyme}' is not a {kind} 平水韵 group")
     result = CheckResult(form=verse.name if verse else None, lines=lines)
     result.violations.extend(_shape(lines, shape_form, expected))
     if result.violations or verse is None:
@@ -156,25 +166,26 @@ def check_poem(text: str, tones: str = "strict", form: str | None = None,
         return result
 
     last = [line.text[-1] for line in lines]
-    even = [last[i] for i in range(1, verse.lines, 2)]
-    group = _best_group(even, prosody, rhyme)
+    always = [i for i in range(verse.lines) if verse.rhymes(i)]
+    group = _best_group([last[i] for i in always], prosody, [rhyme] if rhyme else candidates)
     result.rhyme_group = group
-    first_rhymes = group is not None and prosody.rhymes_in(last[0], group)
-    rhyme_lines = [i for i in range(verse.lines) if i % 2 == 1 or (i == 0 and first_rhymes)]
+    first_rhymes = (verse.regulated and group is not None
+                    and prosody.rhymes_in(last[0], group))
     used: dict[str, int] = {}
-    for i in rhyme_lines:
+    for i in sorted(set(always) | ({0} if first_rhymes else set())):
         char = last[i]
         result.rhymes.append((i + 1, char))
         if group is None or not prosody.rhymes_in(char, group):
             groups = "/".join(prosody.groups_of(char)) or "no group"
+            kind = "a level-tone group" if verse.rhyme_tone == PING else "an oblique-tone group"
             result.violations.append(Violation(
-                "rhyme", i + 1, verse.chars,
-                f"'{char}' ({groups}) does not rhyme in {group or 'a level-tone group'}"))
+                "rhyme", i + 1, verse.lengths[i],
+                f"'{char}' ({groups}) does not rhyme in {group or kind}"))
         elif char in used:
             result.violations.append(Violation(
-                "rhyme", i + 1, verse.chars, f"rhyme '{char}' repeats line {used[char]}"))
+                "rhyme", i + 1, verse.lengths[i], f"rhyme '{char}' repeats line {used[char]}"))
         used.setdefault(char, i + 1)
-    if tones == "loose":
+    if tones == "loose" or not verse.regulated:
         return result
 
     # Patterns whose first line fits: a rhyming first line may not be read as 仄, and so on.
@@ -188,7 +199,7 @@ def check_poem(text: str, tones: str = "strict", form: str | None = None,
         misses = []
         for i, (line, wanted) in enumerate(zip(lines, pattern.lines)):
             for pos in verse.held_positions():
-                if pos == verse.chars - 1 and (i % 2 == 1 or (i == 0 and pattern.first_rhymes)):
+                if pos == verse.chars - 1 and (verse.rhymes(i) or (i == 0 and pattern.first_rhymes)):
                     continue  # the pattern's rhyme positions are judged by the rhyme rule
                 char = line.text[pos]
                 if prosody.read(char).mark != "?" and not prosody.can_be(char, wanted[pos]):

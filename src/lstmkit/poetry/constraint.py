@@ -20,7 +20,7 @@ import torch
 from ..data.vocab import Vocab
 from ..errors import LstmkitError
 from ..sample import Generator, Sample, SampleConfig
-from .check import _HAN, check_poem
+from .check import _HAN, check_poem, rhyme_groups
 from .forms import TONE_MODES, TonePattern, VerseForm, tone_patterns
 from .prosody import PING, ZE, Prosody, default_prosody
 
@@ -32,8 +32,8 @@ class VocabMasks:
     han: torch.Tensor  # single Han characters
     tone: dict[str, torch.Tensor]  # 平 / 仄: characters with a reading of that tone
     known: torch.Tensor  # characters whose tone is known
-    group: dict[str, torch.Tensor]  # level-tone rhyme group -> its characters
-    mark_id: dict[str, int]  # ， and 。 -> token id
+    group: dict[str, torch.Tensor]  # rhyme group -> its characters
+    mark_id: dict[str, int]  # ， 。 、 -> token id, for those in the vocabulary
 
 
 @lru_cache(maxsize=8)
@@ -41,7 +41,7 @@ def vocab_masks(vocab: Vocab, prosody: Prosody) -> VocabMasks:
     size = len(vocab)
     han = torch.zeros(size, dtype=torch.bool)
     tone = {PING: torch.zeros(size, dtype=torch.bool), ZE: torch.zeros(size, dtype=torch.bool)}
-    group = {g: torch.zeros(size, dtype=torch.bool) for g in prosody.level_groups()}
+    group = {g: torch.zeros(size, dtype=torch.bool) for g in prosody.groups}
     for index, token in enumerate(vocab.tokens):
         if len(token) != 1 or not _HAN.match(token):
             continue
@@ -52,12 +52,8 @@ def vocab_masks(vocab: Vocab, prosody: Prosody) -> VocabMasks:
         for g in reading.groups:
             if g in group:
                 group[g][index] = True
-    absent = [m for m in ("，", "。") if m not in vocab]
-    if absent:
-        raise LstmkitError(f"the model's vocabulary lacks {' '.join(absent)}: it cannot "
-                           "write regulated verse")
     return VocabMasks(han, tone, tone[PING] | tone[ZE], group,
-                      {m: vocab.index[m] for m in ("，", "。")})
+                      {m: vocab.index[m] for m in "，。、" if m in vocab})
 
 
 @dataclass
@@ -86,11 +82,11 @@ class FormConstraint:
         self.vocab, self.form, self.tones = vocab, form, tones
         self.prosody = prosody or default_prosody()
         self.patterns: list[TonePattern] = tone_patterns(form)
-        level = self.prosody.level_groups()
-        if rhyme is not None and rhyme not in level:
-            raise LstmkitError(f"'{rhyme}' is not a level-tone 平水韵 group "
-                               f"(choose from {' '.join(level)})")
-        self.level = [rhyme] if rhyme else level
+        candidates = rhyme_groups(self.prosody, form.rhyme_tone)
+        if rhyme is not None and rhyme not in candidates:
+            raise LstmkitError(f"'{rhyme}' is not a {form.rhyme_tone}-tone 平水韵 group, as "
+                               f"{form.name} rhymes (choose from {' '.join(candidates)})")
+        self.candidates = [rhyme] if rhyme else candidates
         if acrostic is not None:
             if len(acrostic) != form.lines:
                 raise LstmkitError(f"an acrostic for {form.name} needs {form.lines} characters, "
@@ -101,8 +97,12 @@ class FormConstraint:
                                    + " ".join(dict.fromkeys(missing)))
         self.acrostic = acrostic
         masks = vocab_masks(vocab, self.prosody)
+        absent = sorted(set(form.marks) - set(masks.mark_id))
+        if absent:
+            raise LstmkitError(f"the model's vocabulary lacks {' '.join(absent)}: it cannot "
+                               f"write {form.name}")
         self.han, self.tone, self.known, self.mark_id = masks.han, masks.tone, masks.known, masks.mark_id
-        self.group = {g: masks.group[g] for g in self.level}
+        self.group = {g: masks.group[g] for g in self.candidates}
         self._check_rhyme_supply()
         self.start = start
         self.opening = self._fresh()
@@ -111,22 +111,22 @@ class FormConstraint:
         self.rows: list[_Row] = []
 
     def _check_rhyme_supply(self) -> None:
-        needed = self.form.lines // 2 + 1
-        usable = [g for g in self.level if int(self.group[g].sum()) >= needed]
+        needed = sum(self.form.rhymes(i) for i in range(self.form.lines)) + 1
+        usable = [g for g in self.candidates if int(self.group[g].sum()) >= needed]
         if not usable:
-            groups = " ".join(self.level) if len(self.level) < 4 else "any level-tone group"
+            groups = " ".join(self.candidates) if len(self.candidates) < 4 else "any group"
             raise LstmkitError(f"the model knows fewer than {needed} characters of {groups}: "
                                f"no {self.form.name} can rhyme there")
-        self.level = usable
+        self.candidates = usable
 
     def _fresh(self) -> _Row:
         strict = self.tones == "strict"
         return _Row(patterns=set(range(len(self.patterns))) if strict else set(),
-                    groups=set(self.level))
+                    groups=set(self.candidates))
 
     # --- the rules --------------------------------------------------------------------
     def _is_rhyme_position(self, row: _Row) -> bool:
-        return row.pos == self.form.chars - 1 and row.line % 2 == 1
+        return row.pos == self.form.lengths[row.line] - 1 and self.form.rhymes(row.line)
 
     def _allowed(self, row: _Row) -> torch.Tensor:
         """Mask (V,) of the tokens ``row`` may write next."""
@@ -135,14 +135,14 @@ class FormConstraint:
         if row.dead or row.line == form.lines:
             allowed[self.vocab.eos_id] = True
             return allowed
-        if row.pos == form.chars:
+        if row.pos == form.lengths[row.line]:
             allowed[self.mark_id[form.punctuation(row.line)]] = True
             return allowed
         allowed |= self.han
         if self.acrostic and row.pos == 0:
             allowed &= torch.zeros_like(allowed).index_fill(
                 0, torch.tensor([self.vocab.index[self.acrostic[row.line]]]), True)
-        last = row.pos == form.chars - 1
+        last = row.pos == form.lengths[row.line] - 1
         if self.tones != "off" and self._is_rhyme_position(row):
             allowed &= self._group_mask(row.groups)
             for char in row.rhymes:
@@ -183,12 +183,12 @@ class FormConstraint:
         form = self.form
         if row.dead or row.line == form.lines:
             return
-        if row.pos == form.chars:  # the line's closing mark
+        if row.pos == form.lengths[row.line]:  # the line's closing mark
             row.lines.append(row.text)
             row.line, row.pos, row.text = row.line + 1, 0, ""
             return
         reading = self.prosody.read(token)
-        last = row.pos == form.chars - 1
+        last = row.pos == form.lengths[row.line] - 1
         if self.tones != "off" and self._is_rhyme_position(row):
             row.groups &= set(reading.groups)
             row.rhymes.add(token)
@@ -212,8 +212,8 @@ class FormConstraint:
         where = f"line {row.line + 1}"
         if row.line == form.lines:
             return f"'{token}' comes after the last line of {form.name}"
-        if row.pos == form.chars:
-            return (f"{where} needs {form.punctuation(row.line)} after {form.chars} characters, "
+        if row.pos == form.lengths[row.line]:
+            return (f"{where} needs {form.punctuation(row.line)} after {form.lengths[row.line]} characters, "
                     f"got '{token}'")
         if not _HAN.match(token):
             return f"'{token}' at {where} position {row.pos + 1} is not a Han character"
@@ -224,7 +224,7 @@ class FormConstraint:
             return f"{where} must be the acrostic's '{self.acrostic[row.line]}', got '{token}'"
         if self._is_rhyme_position(row):
             return f"'{token}' at {where} does not rhyme in {'/'.join(sorted(row.groups))}"
-        if row.pos == form.chars - 1 and row.text + token in row.lines:
+        if row.pos == form.lengths[row.line] - 1 and row.text + token in row.lines:
             return f"{where} repeats an earlier line"
         mark = self.prosody.read(token).mark
         return f"'{token}' ({mark}) at {where} fits no standard tone pattern of {form.name}"
@@ -254,7 +254,7 @@ class FormConstraint:
 
     def max_tokens(self) -> int:
         """Tokens a whole poem takes after the opening, <eos> included."""
-        total = self.form.lines * (self.form.chars + 1) + 1
+        total = sum(self.form.lengths) + self.form.lines + 1
         return total - len(self.start)
 
 
@@ -284,7 +284,7 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
         for index, sample in enumerate(samples):
             if not constraint.complete(index) or sample.text in kept:
                 continue
-            verdict = check_poem(sample.text, tones=request.tones, form=request.form.name,
+            verdict = check_poem(sample.text, tones=request.tones, form=request.form,
                                  rhyme=request.rhyme)
             if verdict.ok:
                 kept[sample.text] = sample

@@ -1,4 +1,4 @@
-"""Regulated verse forms (五绝 七绝 五律 七律) and their tone patterns.
+"""Verse forms: regulated verse (五绝 七绝 五律 七律) with its tone patterns, and ci tunes.
 
 A form is a number of lines of a fixed length; odd lines end in ，, even lines in 。.
 Even lines end in level-tone (平) characters of one 平水韵 group, and in the patterns
@@ -14,11 +14,18 @@ quatrain of the same start. A seven-character line puts two characters of the op
 tone in front of the five (A -> 平平仄仄平平仄). Under "一三五不论" only the even
 positions and the last one are held: 2, 4, 5 in five-character lines and 2, 4, 6, 7 in
 seven-character lines.
+
+A ci tune (词牌) is a sequence of line lengths and marks derived from the Song ci corpus
+(``tunes.json``); its 。-closed lines rhyme in one 平水韵 group of the tune's tone class.
+Ci have no standard tone patterns here, so their tones are not held.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from ..errors import LstmkitError
 from .prosody import PING, ZE
@@ -32,35 +39,88 @@ TONE_MODES = ("strict", "loose", "off")
 
 @dataclass(frozen=True)
 class VerseForm:
-    name: str  # 五绝
-    alias: str  # wujue
-    chars: int  # characters per line: 5 or 7
-    lines: int  # 4 or 8
+    """A shape to write in: line lengths, closing marks, and which lines rhyme.
+
+    Lines closed by 。 rhyme (for the regulated forms: the even lines; line 1 may join
+    them through its tone pattern). ``regulated`` forms also have tone patterns.
+    """
+
+    name: str  # 五绝, or a tune name such as 浣溪沙
+    alias: str  # wujue, or "ci"
+    lengths: tuple[int, ...]  # characters per line
+    marks: str  # the closing mark of each line: ， 。 or 、
+    rhyme_tone: str = PING  # the 平/仄 class of the rhyme groups
+    regulated: bool = True
+
+    @property
+    def lines(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def chars(self) -> int:
+        """Characters per line of a regulated form (all lines have the same length)."""
+        return self.lengths[0]
 
     def punctuation(self, line: int) -> str:
-        """The mark that ends line ``line`` (0-based): ， after odd lines, 。 after even."""
-        return "，" if line % 2 == 0 else "。"
+        """The mark that ends line ``line`` (0-based)."""
+        return self.marks[line]
+
+    def rhymes(self, line: int) -> bool:
+        """Whether line ``line`` (0-based) always rhymes: it closes a sentence."""
+        return self.marks[line] == "。"
 
     def held_positions(self) -> tuple[int, ...]:
         """0-based positions whose tone a strict pattern holds (一三五不论)."""
+        if not self.regulated:
+            return ()
         return (1, 3, 4) if self.chars == 5 else (1, 3, 5, 6)
 
 
+def _regulated(name: str, alias: str, chars: int, lines: int) -> VerseForm:
+    return VerseForm(name, alias, (chars,) * lines, "，。" * (lines // 2))
+
+
 FORMS = {
-    "五绝": VerseForm("五绝", "wujue", 5, 4),
-    "七绝": VerseForm("七绝", "qijue", 7, 4),
-    "五律": VerseForm("五律", "wulv", 5, 8),
-    "七律": VerseForm("七律", "qilv", 7, 8),
+    "五绝": _regulated("五绝", "wujue", 5, 4),
+    "七绝": _regulated("七绝", "qijue", 7, 4),
+    "五律": _regulated("五律", "wulv", 5, 8),
+    "七律": _regulated("七律", "qilv", 7, 8),
 }
+TUNES_TABLE = Path(__file__).with_name("tunes.json")
 
 
-def get_form(name: str) -> VerseForm:
-    """A form by its name (五绝) or ASCII alias (wujue)."""
+@dataclass(frozen=True)
+class Tune:
+    form: VerseForm
+    follow: int  # ci of the corpus that follow this pattern
+    ci: int  # ci of the corpus under this tune
+
+
+@lru_cache(maxsize=1)
+def tunes() -> dict[str, Tune]:
+    """The 词牌 table shipped in the package (built by ``scripts/build_tunes.py``)."""
+    data = json.loads(TUNES_TABLE.read_text(encoding="utf-8"))
+    return {t["name"]: Tune(VerseForm(t["name"], "ci", tuple(t["lengths"]), t["marks"],
+                                      t["rhyme_tone"], regulated=False), t["follow"], t["ci"])
+            for t in data["tunes"]}
+
+
+def get_form(name: str, tune: str | None = None) -> VerseForm:
+    """A form by its name (五绝) or ASCII alias (wujue); ``ci`` with a ``tune`` (浣溪沙)."""
+    if name == "ci" or (tune and name in (None, "")):
+        if not tune:
+            raise LstmkitError("--form ci needs --tune NAME (list them with: lstmkit tunes)")
+        table = tunes()
+        if tune not in table:
+            close = [t for t in table if tune[:2] in t][:5]
+            hint = f"; did you mean {' '.join(close)}?" if close else "; see: lstmkit tunes"
+            raise LstmkitError(f"unknown tune '{tune}'{hint}")
+        return table[tune].form
     for form in FORMS.values():
         if name in (form.name, form.alias):
             return form
     names = ", ".join(f"{f.name} ({f.alias})" for f in FORMS.values())
-    raise LstmkitError(f"unknown form '{name}' (choose from {names})")
+    raise LstmkitError(f"unknown form '{name}' (choose from {names}, or ci with --tune)")
 
 
 def form_for_shape(lines: int, chars: int) -> VerseForm | None:
@@ -76,11 +136,6 @@ class TonePattern:
     lines: tuple[str, ...]  # one string of 平/仄 per line
     first_rhymes: bool
 
-    def rhyme_lines(self) -> tuple[int, ...]:
-        """0-based lines whose last character rhymes."""
-        count = len(self.lines)
-        return tuple(i for i in range(count) if i % 2 == 1 or (i == 0 and self.first_rhymes))
-
 
 def _seven(line: str) -> str:
     opposite = ZE if line[0] == PING else PING
@@ -88,7 +143,9 @@ def _seven(line: str) -> str:
 
 
 def tone_patterns(form: VerseForm) -> list[TonePattern]:
-    """The four standard patterns of ``form``."""
+    """The four standard patterns of a regulated ``form``; none for ci."""
+    if not form.regulated:
+        return []
     patterns = []
     for (start, first_rhymes), quatrain in QUATRAINS.items():
         letters = quatrain if form.lines == 4 else quatrain + QUATRAINS[(start, False)]
