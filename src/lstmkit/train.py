@@ -15,6 +15,7 @@ progress bar from it) and to ``logging``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -197,6 +198,14 @@ def prepare_data(corpus: str | Path, clean: CleanConfig, config: TrainConfig, fm
     return Prepared(train, val, vocab, report)
 
 
+def _fingerprint(batches: PoemBatches) -> str:
+    """A short hash of the encoded training poems, to notice a changed corpus on resume."""
+    digest = hashlib.blake2b(digest_size=8)
+    for seq in batches.sequences:
+        digest.update(seq.numpy().tobytes())
+    return digest.hexdigest()
+
+
 def _rng_tensors() -> dict[str, torch.Tensor]:
     tensors = {"rng.cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -321,6 +330,10 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
         bad_epochs = trainer_state["bad_epochs"]
         _restore_rng(trainer_tensors)
 
+    fingerprint = _fingerprint(data.train)
+    if trainer_state is not None and trainer_state.get("corpus_fingerprint") not in (None, fingerprint):
+        log.warning("the training poems differ from the ones this run started on: "
+                    "the resumed run will not repeat the original batches")
     meta = {
         "train": config.to_dict(),
         "clean": clean.to_dict(),
@@ -343,6 +356,7 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
     def save_last() -> None:
         settings, tensors = optimizer_to_tensors(optimizer)
         state = {"step": step, "epoch": epoch, "batch_index": batch_index,
+                 "corpus_fingerprint": fingerprint,
                  "best_val_loss": best if best < math.inf else None, "bad_epochs": bad_epochs, "optimizer": settings}
         save_model(out / "last", model, vocab, {**meta, "step": step},
                    trainer=(state, {**tensors, **_rng_tensors()}))
