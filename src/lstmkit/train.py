@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -112,6 +113,10 @@ class EvalResult:
         return {"perplexity": self.perplexity, "bits_per_char": self.bits_per_char,
                 "loss": self.loss, "tokens": self.tokens}
 
+    def __add__(self, other: "EvalResult") -> "EvalResult":
+        return EvalResult(self.nll + other.nll, self.tokens + other.tokens,
+                          self.chars + other.chars)
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
@@ -158,18 +163,23 @@ def _loss(model: LanguageModel, inputs: torch.Tensor, targets: torch.Tensor, pad
 
 @torch.inference_mode()
 def evaluate(model: LanguageModel, batches: PoemBatches, device: torch.device,
-             amp: torch.dtype | None = None) -> EvalResult:
-    """Summed loss over every poem in ``batches`` (one pass, no dropout)."""
+             amp: torch.dtype | None = None, shard: tuple[int, int] = (0, 1)) -> EvalResult:
+    """Summed loss over the poems in ``batches`` (one pass, no dropout).
+
+    ``shard=(rank, world)`` scores every world-th batch from ``rank`` on, so the ranks of
+    a distributed run split the work; their results add up with ``EvalResult.__add__``.
+    """
+    rank, world = shard
     was_training = model.training
     model.eval()
     nll = torch.zeros((), dtype=torch.float64, device=device)
-    poems = 0
-    for indices in batches.plan():
+    poems = tokens = 0
+    for indices in batches.plan()[rank::world]:
         batch = batches.collate(indices).to(device)
         nll += _loss(model, batch.inputs, batch.targets, batches.pad_id, amp, "sum").double()
         poems += len(indices)
+        tokens += batch.tokens
     model.train(was_training)
-    tokens = batches.tokens
     return EvalResult(nll=float(nll), tokens=tokens, chars=tokens - poems)
 
 
@@ -206,19 +216,80 @@ def _fingerprint(batches: PoemBatches) -> str:
     return digest.hexdigest()
 
 
-def _rng_tensors() -> dict[str, torch.Tensor]:
-    tensors = {"rng.cpu": torch.get_rng_state()}
+def _rng_tensors(prefix: str = "rng") -> dict[str, torch.Tensor]:
+    tensors = {f"{prefix}.cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         for i, state in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{i}"] = state
+            tensors[f"{prefix}.cuda.{i}"] = state
     return tensors
 
 
-def _restore_rng(tensors: dict[str, torch.Tensor]) -> None:
-    torch.set_rng_state(tensors["rng.cpu"])
-    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
+def _restore_rng(tensors: dict[str, torch.Tensor], prefix: str = "rng") -> None:
+    if f"{prefix}.cpu" not in tensors:  # resumed with more ranks than saved: keep the seed
+        return
+    torch.set_rng_state(tensors[f"{prefix}.cpu"])
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith(f"{prefix}.cuda."))]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a ``torchrun`` job; a single process is rank 0 of 1."""
+
+    rank: int = 0
+    world: int = 1
+    started: bool = False  # whether this module opened the process group
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def setup(cls, device_name: str) -> tuple["Distributed", torch.device]:
+        """Join the process group that ``torchrun`` describes in the environment, if any.
+
+        NCCL on CUDA GPUs (one per local rank), gloo on CPUs.
+        """
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world == 1:
+            return cls(), resolve_device(device_name)
+        import torch.distributed as dist
+
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        device = resolve_device(device_name)
+        if device.type == "cuda":
+            device = torch.device("cuda", local)
+            torch.cuda.set_device(device)
+        started = not dist.is_initialized()
+        if started:
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size(), started), device
+
+    def sum(self, values: list[float], device: torch.device) -> list[float]:
+        """Add ``values`` up over the ranks (a no-op for one process)."""
+        if self.world == 1:
+            return values
+        import torch.distributed as dist
+
+        tensor = torch.tensor(values, dtype=torch.float64, device=device)
+        dist.all_reduce(tensor)
+        return tensor.tolist()
+
+    def gather(self, obj: object) -> list:
+        if self.world == 1:
+            return [obj]
+        import torch.distributed as dist
+
+        items: list = [None] * self.world
+        dist.all_gather_object(items, obj)
+        return items
+
+    def close(self) -> None:
+        if self.started:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
 
 
 def plot_curves(metrics_path: Path, png_path: Path) -> None:
@@ -303,10 +374,21 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
     else:
         if (out / "last").exists():
             raise LstmkitError(f"'{out}' already holds a run; use --resume or another --out")
-        vocab = None
-        model = None
+        vocab = model = trainer_tensors = None
+    dist, device = Distributed.setup(config.device)
+    try:
+        return _train(corpus, out, model_settings, config, clean, fmt, on_event, vocab, model,
+                      trainer_state, trainer_tensors, dist, device)
+    finally:
+        dist.close()
+
+
+def _train(corpus, out: Path, model_settings, config: TrainConfig, clean: CleanConfig, fmt,
+           on_event, vocab, model, trainer_state, trainer_tensors, dist: Distributed,
+           device: torch.device) -> dict:
+    """The training loop of ``train``, for one rank of ``dist``."""
+    emit = on_event if (on_event and dist.main) else (lambda event: None)
     torch.manual_seed(config.seed)
-    device = resolve_device(config.device)
     amp = autocast_dtype(config.precision, device)
     data = prepare_data(corpus, clean, config, fmt, vocab)
     log.debug(data.report.summary())
@@ -314,11 +396,20 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
     if model is None:
         model = LanguageModel(ModelConfig(vocab_size=len(vocab), **(model_settings or {})))
     model.to(device).train()
+    if len(data.train) < dist.world:
+        raise LstmkitError(f"{len(data.train)} training batches cannot be shared by "
+                           f"{dist.world} processes; lower --batch-size")
+    net = model
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay,
                                   fused=device.type == "cuda")
-    steps_per_epoch = len(data.train)
+    # Every rank draws the same plan for an epoch and takes every world-th batch of it.
+    steps_per_epoch = len(data.train) // dist.world
     total_steps = steps_per_epoch * config.epochs
     step, epoch, batch_index, best, bad_epochs = 0, 0, 0, math.inf, 0
     if trainer_state is not None:
@@ -326,9 +417,12 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
                                                          trainer_tensors))
         step, epoch = trainer_state["step"], trainer_state["epoch"]
         batch_index = trainer_state["batch_index"]
-        best = trainer_state["best_val_loss"] if trainer_state["best_val_loss"] is not None else math.inf
+        saved_best = trainer_state["best_val_loss"]
+        best = saved_best if saved_best is not None else math.inf
         bad_epochs = trainer_state["bad_epochs"]
-        _restore_rng(trainer_tensors)
+        _restore_rng(trainer_tensors, f"rng.r{dist.rank}" if dist.world > 1 else "rng")
+    elif dist.world > 1:
+        torch.manual_seed(config.seed + dist.rank)  # distinct dropout masks per rank
 
     fingerprint = _fingerprint(data.train)
     if trainer_state is not None and trainer_state.get("corpus_fingerprint") not in (None, fingerprint):
@@ -344,27 +438,36 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
         "train_poems": len(data.train.sequences),
         "val_poems": len(data.val.sequences) if data.val else 0,
         "parameters": model.num_parameters(),
+        "processes": dist.world,
     }
     metrics_path = out / "metrics.jsonl"
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = metrics_path.open("a", encoding="utf-8")
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+    metrics = metrics_path.open("a", encoding="utf-8") if dist.main else None
 
     def record(row: dict) -> None:
-        metrics.write(json.dumps(row) + "\n")
-        metrics.flush()
+        if metrics is not None:
+            metrics.write(json.dumps(row) + "\n")
+            metrics.flush()
 
     def save_last() -> None:
+        rng = dist.gather(_rng_tensors(f"rng.r{dist.rank}") if dist.world > 1 else _rng_tensors())
+        if not dist.main:
+            return
         settings, tensors = optimizer_to_tensors(optimizer)
         state = {"step": step, "epoch": epoch, "batch_index": batch_index,
                  "corpus_fingerprint": fingerprint,
-                 "best_val_loss": best if best < math.inf else None, "bad_epochs": bad_epochs, "optimizer": settings}
-        save_model(out / "last", model, vocab, {**meta, "step": step},
-                   trainer=(state, {**tensors, **_rng_tensors()}))
+                 "best_val_loss": best if best < math.inf else None,
+                 "bad_epochs": bad_epochs, "optimizer": settings}
+        for part in rng:
+            tensors.update(part)
+        save_model(out / "last", model, vocab, {**meta, "step": step}, trainer=(state, tensors))
 
     emit({"event": "start", "total_steps": total_steps, "step": step, "device": str(device),
           "precision": "bf16" if amp else "fp32", "parameters": model.num_parameters(),
           "vocab_size": len(vocab), "report": data.report.summary(),
           "train_poems": meta["train_poems"], "val_poems": meta["val_poems"],
+          "processes": dist.world,
           "padding": data.train.padding_fraction(data.train.plan(epoch))})
 
     started = time.monotonic()
@@ -373,15 +476,15 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
     loss_sum = torch.zeros((), device=device)
     loss_count = 0
     interrupt = {"stop": False}
-    with _stop_on_interrupt(interrupt), metrics:
+    with _stop_on_interrupt(interrupt), (metrics or contextlib.nullcontext()):
         while epoch < config.epochs and stop_reason is None:
-            plan = data.train.plan(epoch)
+            plan = data.train.plan(epoch)[dist.rank::dist.world][:steps_per_epoch]
             while batch_index < len(plan):
                 batch = data.train.collate(plan[batch_index]).to(device)
                 lr = lr_at(step, total_steps, config)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                loss = _loss(model, batch.inputs, batch.targets, vocab.pad_id, amp)
+                loss = _loss(net, batch.inputs, batch.targets, vocab.pad_id, amp)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.clip > 0:
@@ -392,23 +495,32 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
                 window_tokens += batch.tokens
                 loss_sum += loss.detach()
                 loss_count += 1
-                if step % config.log_every == 0 or batch_index == len(plan):
-                    mean = float(loss_sum) / loss_count  # the only host sync of the step loop
+                logging_step = step % config.log_every == 0 or batch_index == len(plan)
+                if logging_step:
+                    # The only host sync of the step loop; ranks agree on the mean and on stopping.
+                    total, count, tokens, stop = dist.sum(
+                        [float(loss_sum), loss_count, window_tokens, float(interrupt["stop"])],
+                        device)
+                    mean = total / count
                     now = time.perf_counter()
                     row = {"kind": "step", "step": step, "epoch": epoch + 1, "loss": mean,
                            "ppl": math.exp(min(mean, 50.0)), "lr": lr,
-                           "tokens_per_s": window_tokens / max(now - window_start, 1e-9)}
+                           "tokens_per_s": tokens / max(now - window_start, 1e-9)}
                     record(row)
                     emit({"event": "step", **row})
                     loss_sum.zero_()
                     loss_count, window_tokens, window_start = 0, 0, now
+                    interrupt["stop"] = stop > 0
                 if config.save_every and step % config.save_every == 0:
                     save_last()
-                if interrupt["stop"]:
+                # One process may stop at any step; several only where they have synced.
+                if interrupt["stop"] and (dist.world == 1 or logging_step):
                     stop_reason = "interrupted"
                 elif config.max_steps and step >= config.max_steps:
                     stop_reason = f"reached max_steps={config.max_steps}"
-                elif config.max_minutes and time.monotonic() - started >= 60 * config.max_minutes:
+                elif (config.max_minutes and (dist.world == 1 or logging_step)
+                      and dist.sum([time.monotonic() - started], device)[0] / dist.world
+                      >= 60 * config.max_minutes):
                     stop_reason = f"reached max_minutes={config.max_minutes:g}"
                 if stop_reason:
                     break
@@ -417,25 +529,28 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
                 row = {"kind": "epoch", "epoch": epoch, "step": step,
                        "elapsed_s": time.monotonic() - started}
                 if data.val is not None:
-                    result = evaluate(model, data.val, device, amp)
+                    part = evaluate(model, data.val, device, amp, (dist.rank, dist.world))
+                    result = EvalResult(*dist.sum([part.nll, part.tokens, part.chars], device))
                     row.update(val_loss=result.loss, val_ppl=result.perplexity,
                                val_bits_per_char=result.bits_per_char)
                     improved = result.loss < best
                     if improved:
                         best, bad_epochs = result.loss, 0
-                        save_model(out / "best", model, vocab,
-                                   {**meta, "step": step, "epoch": epoch,
-                                    "val_perplexity": result.perplexity,
-                                    "val_bits_per_char": result.bits_per_char})
+                        if dist.main:
+                            save_model(out / "best", model, vocab,
+                                       {**meta, "step": step, "epoch": epoch,
+                                        "val_perplexity": result.perplexity,
+                                        "val_bits_per_char": result.bits_per_char})
                     else:
                         bad_epochs += 1
                     row["best"] = improved
-                else:
+                elif dist.main:
                     save_model(out / "best", model, vocab, {**meta, "step": step, "epoch": epoch})
                 record(row)
                 emit({"event": "epoch", **row})
                 save_last()
-                plot_curves(metrics_path, out / "curves.png")
+                if dist.main:
+                    plot_curves(metrics_path, out / "curves.png")
                 if config.patience and bad_epochs >= config.patience:
                     stop_reason = f"no better validation score for {bad_epochs} epochs"
         if stop_reason and batch_index:  # stopped inside an epoch: keep the place
