@@ -61,12 +61,6 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _weights(model: LanguageModel, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
     state = model.state_dict()
     if model.config.tie_weights:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
 import tomllib
 from pathlib import Path
@@ -17,6 +16,7 @@ import click
 from .data.corpus import FORMATS, CleanConfig
 from .errors import LstmkitError
 from .model import CELLS, ModelConfig
+from .train import TrainConfig
 
 log = logging.getLogger("lstmkit")
 
@@ -68,8 +68,6 @@ def _read_toml(path: str) -> dict:
 
 def _split_settings(values: dict) -> tuple[dict, dict, dict]:
     """Sort flat option values into model, train and clean settings; reject unknown keys."""
-    from .train import TrainConfig
-
     groups = {"model": {}, "train": {}, "clean": {}}
     names = {
         "model": set(ModelConfig.__dataclass_fields__) - {"vocab_size"},
@@ -141,28 +139,28 @@ class _Progress:
 @click.option("--layers", type=int, default=ModelConfig.layers, show_default=True)
 @click.option("--dropout", type=float, default=ModelConfig.dropout, show_default=True)
 @click.option("--tie-weights/--no-tie-weights", default=ModelConfig.tie_weights, show_default=True)
-@click.option("--epochs", type=int, default=10, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True)
-@click.option("--warmup-steps", type=int, default=200, show_default=True)
-@click.option("--weight-decay", type=float, default=0.01, show_default=True)
-@click.option("--clip", type=float, default=1.0, show_default=True)
-@click.option("--patience", type=int, default=3, show_default=True)
-@click.option("--val-fraction", type=float, default=0.05, show_default=True)
-@click.option("--min-freq", type=int, default=2, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere.")
-@click.option("--log-every", type=int, default=20, show_default=True)
-@click.option("--save-every", type=int, default=0, show_default=True, help="Also write last/ every N steps.")
-@click.option("--max-steps", type=int, default=0, show_default=True, help="Stop (resumably) after N steps.")
-@click.option("--max-minutes", type=float, default=0.0, show_default=True, help="Stop (resumably) after this wall time.")
+@click.option("--epochs", type=int, default=TrainConfig.epochs, show_default=True)
+@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
+@click.option("--lr", type=float, default=TrainConfig.lr, show_default=True)
+@click.option("--warmup-steps", type=int, default=TrainConfig.warmup_steps, show_default=True)
+@click.option("--weight-decay", type=float, default=TrainConfig.weight_decay, show_default=True)
+@click.option("--clip", type=float, default=TrainConfig.clip, show_default=True)
+@click.option("--patience", type=int, default=TrainConfig.patience, show_default=True)
+@click.option("--val-fraction", type=float, default=TrainConfig.val_fraction, show_default=True)
+@click.option("--min-freq", type=int, default=TrainConfig.min_freq, show_default=True)
+@click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
+@click.option("--device", default=TrainConfig.device, show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=TrainConfig.precision, show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere.")
+@click.option("--log-every", type=int, default=TrainConfig.log_every, show_default=True)
+@click.option("--save-every", type=int, default=TrainConfig.save_every, show_default=True, help="Also write last/ every N steps.")
+@click.option("--max-steps", type=int, default=TrainConfig.max_steps, show_default=True, help="Stop (resumably) after N steps.")
+@click.option("--max-minutes", type=float, default=TrainConfig.max_minutes, show_default=True, help="Stop (resumably) after this wall time.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, resume: bool,
           fmt: str, quiet: bool, **_: object) -> None:
     """Train a language model on a corpus of poems."""
-    from .train import TrainConfig, train as run_training
+    from .train import train as run_training
 
     values = {k: v for k, v in ctx.params.items()
               if k not in ("corpus", "out", "config_file", "resume", "fmt", "quiet")}
@@ -187,6 +185,8 @@ def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, re
     summary = run_training(corpus, out, model_settings, TrainConfig(**train_settings),
                            CleanConfig(**clean_settings), fmt=fmt, resume=resume,
                            on_event=_Progress(quiet))
+    if summary["rank"] != 0:  # in a torchrun job, rank 0 speaks for all
+        return
     best = summary["best_val_ppl"]
     click.echo(f"{summary['stopped']} at step {summary['step']} ({summary['epoch']} epochs done) "
                f"after {summary['elapsed_s']:.0f} s"
@@ -360,7 +360,7 @@ def tunes_command(names, min_ci, as_json) -> None:
 @click.option("--model", "model_dir", type=click.Path(), help="Model folder (default: the bundled Tang model).")
 @click.option("--split", type=click.Choice(["all", "val", "train"]), default="all", show_default=True, help="Score every poem, or only the model's validation (or training) split.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate_command(corpus, model_dir, split, fmt, batch_size, device, as_json) -> None:

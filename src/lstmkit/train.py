@@ -30,7 +30,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import (atomic_write_text, load_model, load_trainer, optimizer_from_tensors,
+from .checkpoint import (load_model, load_trainer, optimizer_from_tensors,
                          optimizer_to_tensors, save_model)
 from .data.batching import PoemBatches, encode_poems
 from .data.corpus import CleanConfig, CorpusReport, load_poems, split_poems
@@ -358,7 +358,6 @@ def train(corpus: str | Path, out: str | Path, model_settings: dict | None = Non
     ``device`` may change.
     """
     out = Path(out)
-    emit = on_event or (lambda event: None)
     trainer_state: dict | None = None
     if resume:
         last = out / "last"
@@ -556,6 +555,7 @@ def _train(corpus, out: Path, model_settings, config: TrainConfig, clean: CleanC
         if stop_reason and batch_index:  # stopped inside an epoch: keep the place
             save_last()
     summary = {"out": str(out), "step": step, "epoch": epoch, "stopped": stop_reason or "done",
+               "rank": dist.rank,
                "best_val_ppl": math.exp(best) if best < math.inf else None,
                "elapsed_s": time.monotonic() - started}
     emit({"event": "end", **summary})

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lstmkit.poetry.prosody import PING, ZE, Prosody, default_prosody
+from lstmkit.poetry.prosody import PING, ZE, default_prosody
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data" / "pingshui.json"

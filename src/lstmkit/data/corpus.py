@@ -175,7 +175,7 @@ def _read_json_array(path: Path, label: str) -> Iterator[_Raw]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise CorpusError(f"corpus '{path}': not valid JSON ({exc.msg} at line {exc.lineno})")
+        raise CorpusError(f"corpus '{path}': not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, list):
         raise CorpusError(f"corpus '{path}': expected a JSON array of poems")
     for index, obj in enumerate(data):

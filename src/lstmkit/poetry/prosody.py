@@ -49,6 +49,7 @@ class Prosody:
     def __init__(self, groups: list[RhymeGroup]):
         self.groups = {g.name: g for g in groups}
         self._groups_of: dict[str, list[str]] = {}
+        self._readings: dict[str, Reading] = {}
         for group in groups:
             for char in group.chars:
                 self._groups_of.setdefault(char, []).append(group.name)
@@ -66,14 +67,18 @@ class Prosody:
     def groups_of(self, char: str) -> tuple[str, ...]:
         return tuple(self._groups_of.get(char, ()))
 
-    @lru_cache(maxsize=None)
     def read(self, char: str) -> Reading:
-        groups = self.groups_of(char)
-        if groups:
-            return Reading(char, frozenset(self.groups[g].pingze for g in groups), groups,
-                           "pingshui")
-        tones = _modern_tones(char)
-        return Reading(char, tones, (), "pypinyin" if tones else "unknown")
+        reading = self._readings.get(char)
+        if reading is None:
+            groups = self.groups_of(char)
+            if groups:
+                tones = frozenset(self.groups[g].pingze for g in groups)
+                reading = Reading(char, tones, groups, "pingshui")
+            else:
+                tones = _modern_tones(char)
+                reading = Reading(char, tones, (), "pypinyin" if tones else "unknown")
+            self._readings[char] = reading
+        return reading
 
     def can_be(self, char: str, tone: str) -> bool:
         """True when ``char`` has a reading of ``tone`` (平 or 仄)."""
