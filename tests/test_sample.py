@@ -46,6 +46,13 @@ def test_start_text_is_kept_and_specials_never_written(generator):
     assert vocab.unk_id not in vocab.encode("白日")
 
 
+def test_writing_leaves_the_model_in_its_mode(generator):
+    generator.model.train()
+    generator.generate("", 1, SampleConfig(seed=0, max_len=5))
+    assert generator.model.training
+    generator.model.eval()
+
+
 def test_greedy_is_the_argmax_path(generator):
     a = generator.generate("", 2, SampleConfig(temperature=0, max_len=15, seed=1))
     b = generator.generate("", 1, SampleConfig(temperature=0, max_len=15, seed=99))

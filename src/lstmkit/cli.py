@@ -16,6 +16,7 @@ import click
 from .data.corpus import FORMATS, CleanConfig
 from .errors import LstmkitError
 from .model import CELLS, ModelConfig
+from .sample import SampleConfig
 from .train import TrainConfig
 
 log = logging.getLogger("lstmkit")
@@ -218,7 +219,7 @@ def _sampling_options(func):
         click.option("--temperature", type=float, default=0.8, show_default=True, help="0 picks the most likely token."),
         click.option("--top-k", type=int, default=0, show_default=True, help="Keep the k most likely tokens (0: all)."),
         click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus sampling mass."),
-        click.option("--max-len", type=int, default=200, show_default=True, help="New tokens at most."),
+        click.option("--max-len", type=int, default=SampleConfig.max_len, show_default=True, help="New tokens at most."),
         click.option("--seed", type=int, help="Make the output reproducible."),
         click.option("--device", default="cpu", show_default=True),
         click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
@@ -235,7 +236,7 @@ def _sampling_options(func):
 def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
           as_json) -> None:
     """Write free text: continue --start until the model ends or --max-len is reached."""
-    from .sample import Generator, SampleConfig
+    from .sample import Generator
 
     loaded = _load(model_dir, device)
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
@@ -260,7 +261,7 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, as_json,
          form, tune, tones, rhyme, acrostic, candidates) -> None:
     """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
-    from .sample import Generator, SampleConfig, poem_lines
+    from .sample import Generator, poem_lines
 
     start = "".join(start.split())
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,

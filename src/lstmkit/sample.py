@@ -27,7 +27,7 @@ class SampleConfig:
     temperature: float = 0.8  # 0 means greedy (always the most likely token)
     top_k: int = 0  # keep only the k most likely tokens (0: all)
     top_p: float = 1.0  # keep the smallest set of tokens whose probability reaches p
-    max_len: int = 200  # new tokens at most
+    max_len: int = 256  # new tokens at most, <eos> included
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -74,12 +74,13 @@ class Generator:
     """Samples text from a model; build once, call ``generate`` many times."""
 
     def __init__(self, model: LanguageModel, vocab: Vocab):
-        self.model = model.eval()
+        self.model = model
         self.vocab = vocab
         self.device = next(model.parameters()).device
         # Tokens that are never written: padding, a second <bos>, and <unk>.
         self.banned = torch.tensor([vocab.pad_id, vocab.bos_id, vocab.unk_id], device=self.device)
 
+    @torch.inference_mode()
     def prime(self, start: str, n: int) -> tuple[torch.Tensor, State]:
         """Feed ``<bos> + start`` once; return next-token logits (n, V) and the state."""
         ids = [self.vocab.bos_id, *self.vocab.encode(start, strict=True)]
@@ -93,6 +94,15 @@ class Generator:
         """``n`` continuations of ``start``, each until ``<eos>`` or ``config.max_len`` tokens."""
         if n < 1:
             raise LstmkitError(f"n must be at least 1 (got {n})")
+        was_training = self.model.training
+        self.model.eval()  # no dropout while writing; the caller's mode comes back after
+        try:
+            return self._generate(start, n, config, hook)
+        finally:
+            self.model.train(was_training)
+
+    def _generate(self, start: str, n: int, config: SampleConfig,
+                  hook: LogitsHook | None) -> list[Sample]:
         gen = torch.Generator(device=self.device)
         if config.seed is None:
             gen.seed()

@@ -1,0 +1,86 @@
+"""The side-by-side benchmark: a quick run prints every metric, and the reference's
+decoding (re-read the whole prefix each step) gives the same tokens as lstmkit's stateful
+decoding for the same weights, which is what makes their timings comparable."""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstmkit.data.corpus import load_poems
+from lstmkit.data.vocab import Vocab
+from lstmkit.model import LanguageModel, ModelConfig
+from lstmkit.sample import Generator, SampleConfig
+
+# bench/ is a folder of scripts, not a package; spawned children inherit this path too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import compare  # noqa: E402
+import reference  # noqa: E402
+
+E, H, LAYERS = 8, 12, 2
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    """Markdown table rows of ``text`` as {first cell: other cells}."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_quick_run_prints_every_metric(poems_path, tmp_path, capsys):
+    saved = tmp_path / "bench.json"
+    summary = compare.main(["--quick", "--device", "cpu", "--threads", "1",
+                            "--corpus", str(poems_path), "--json", str(saved)])
+    rows = table_rows(capsys.readouterr().out)
+    for metric in compare.METRICS:
+        if metric.cuda_only:
+            continue
+        label = metric.label.format(**summary["settings"])
+        assert label in rows, f"no row '{label}'"
+        values = [float(cell.replace(",", "").rstrip("×")) for cell in rows[label]]
+        assert len(values) == 3 and all(math.isfinite(v) and v > 0 for v in values), rows[label]
+    assert {label for _, label, _ in compare.CONTEXT} <= set(rows)
+    assert set(json.loads(saved.read_text(encoding="utf-8"))["ratios"]) == {
+        m.key for m in compare.METRICS if not m.cuda_only}
+
+
+def test_refeeding_the_prefix_gives_the_stateful_distribution():
+    torch.manual_seed(0)
+    model = reference.PoetryModel(30, E, H, LAYERS).eval()
+    tokens = torch.randint(4, 30, (2, 9))  # (B, T)
+    state = None
+    with torch.no_grad():
+        for t in range(tokens.size(1)):
+            out, state = model.rnn(model.embedding(tokens[:, t:t + 1]), state)  # one step
+            stepwise = model.head(out[:, -1])  # (B, V)
+            refed = model(tokens[:, :t + 1])[:, -1]  # the whole prefix again
+            torch.testing.assert_close(refed, stepwise, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("stop_at_eos", [True, False])
+def test_reference_poem_equals_lstmkit_generator_for_the_same_weights(poems_path, stop_at_eos):
+    poems, _ = load_poems(poems_path)
+    vocab = Vocab.build([p.text for p in poems])
+    torch.manual_seed(0)
+    model = reference.PoetryModel(len(vocab), E, H, LAYERS)
+    kit = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=E, hidden_size=H,
+                                    layers=LAYERS, dropout=0.0, tie_weights=False))
+    kit.load_state_dict(model.state_dict())
+    generator = Generator(kit, vocab)
+    eos = torch.tensor([vocab.eos_id])
+    hook = None if stop_at_eos else (lambda logits, _: logits.index_fill(-1, eos, float("-inf")))
+    for seed in range(3):
+        ids = reference.generate_poem(model, reference.Specials.of(vocab), max_len=30,
+                                      temperature=0.8, seed=seed, stop_at_eos=stop_at_eos)
+        sample = generator.generate(n=1, config=SampleConfig(temperature=0.8, max_len=30,
+                                                             seed=seed), hook=hook)[0]
+        assert vocab.decode(ids) == sample.text
+        assert len(ids) == sample.tokens
+        if not stop_at_eos:
+            assert len(ids) == 30 and vocab.eos_id not in ids
