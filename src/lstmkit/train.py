@@ -298,6 +298,7 @@ def plot_curves(metrics_path: Path, png_path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     steps, losses, epochs, val_ppl, val_steps, val_loss = [], [], [], [], [], []
     for line in metrics_path.read_text(encoding="utf-8").splitlines():
@@ -318,6 +319,7 @@ def plot_curves(metrics_path: Path, png_path: Path) -> None:
     left.legend()
     right.plot(epochs, val_ppl, "o-", color="C1")
     right.set_xlabel("epoch")
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.set_ylabel("validation perplexity")
     for axis in (left, right):
         axis.grid(alpha=0.3)
