@@ -192,7 +192,8 @@ def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, re
     click.echo(f"{summary['stopped']} at step {summary['step']} ({summary['epoch']} epochs done) "
                f"after {summary['elapsed_s']:.0f} s"
                + (f"; best validation perplexity {best:.2f}" if best else "")
-               + f"; checkpoints in {out}/best and {out}/last")
+               + "; checkpoints in " + " and ".join(
+                   f"{out}/{name}" for name in ("best", "last") if (Path(out) / name).is_dir()))
     if summary["stopped"] == "interrupted":
         click.echo(f"continue with: lstmkit train --corpus {corpus} --out {out} --resume", err=True)
         sys.exit(130)
