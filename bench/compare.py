@@ -53,7 +53,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.sample import Generator, SampleConfig
-from lstmkit.train import TrainConfig, _loss, autocast_dtype, evaluate, lr_at
+from lstmkit.train import TrainConfig, autocast_dtype, evaluate, lr_at, train_step
 
 REPO = Path(__file__).resolve().parent.parent
 SIDES = ("reference", "lstmkit")
@@ -207,15 +207,8 @@ def train_lstmkit(model: LanguageModel, batches: PoemBatches, config: TrainConfi
             batch = batches.collate(indices).to(device)
             progress = (time.perf_counter() - started) / settings.seconds
             lr = lr_at(int(progress * SCHEDULE_STEPS), SCHEDULE_STEPS, schedule)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss = _loss(model, batch.inputs, batch.targets, batches.pad_id, amp)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimizer.step()
-            loss_sum += loss.detach()  # read once at the end: no host sync per step
+            loss = train_step(model, optimizer, batch, batches.pad_id, lr, config.clip, amp)
+            loss_sum += loss  # read once at the end: no host sync per step
             step += 1
             tokens += batch.tokens
             positions += batch.targets.numel()

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from .checkpoint import (load_model, load_trainer, optimizer_from_tensors,
                          optimizer_to_tensors, save_model)
-from .data.batching import PoemBatches, encode_poems
+from .data.batching import Batch, PoemBatches, encode_poems
 from .data.corpus import CleanConfig, CorpusReport, load_poems, split_poems
 from .data.vocab import Vocab
 from .errors import CheckpointError, LstmkitError
@@ -159,6 +159,24 @@ def _loss(model: LanguageModel, inputs: torch.Tensor, targets: torch.Tensor, pad
         logits, _ = model(inputs)  # (B, T, V)
     return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(),
                            ignore_index=pad_id, reduction=reduction)
+
+
+def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Batch,
+               pad_id: int, lr: float, clip: float, amp: torch.dtype | None) -> torch.Tensor:
+    """One optimizer step at learning rate ``lr``; returns the (detached) mean loss.
+
+    ``net`` is the model, or its DistributedDataParallel wrapper. The loss stays on the
+    device: reading it is a host sync, left to the caller's logging.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss = _loss(net, batch.inputs, batch.targets, pad_id, amp)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+    optimizer.step()
+    return loss.detach()
 
 
 @torch.inference_mode()
@@ -483,18 +501,11 @@ def _train(corpus, out: Path, model_settings, config: TrainConfig, clean: CleanC
             while batch_index < len(plan):
                 batch = data.train.collate(plan[batch_index]).to(device)
                 lr = lr_at(step, total_steps, config)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss = _loss(net, batch.inputs, batch.targets, vocab.pad_id, amp)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-                optimizer.step()
+                loss = train_step(net, optimizer, batch, vocab.pad_id, lr, config.clip, amp)
                 step += 1
                 batch_index += 1
                 window_tokens += batch.tokens
-                loss_sum += loss.detach()
+                loss_sum += loss
                 loss_count += 1
                 logging_step = step % config.log_every == 0 or batch_index == len(plan)
                 if logging_step:
