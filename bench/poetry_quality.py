@@ -30,7 +30,7 @@ from lstmkit.data.corpus import load_poems
 from lstmkit.poetry.check import check_poem, split_lines
 from lstmkit.poetry.constraint import PoemRequest, write_poems
 from lstmkit.poetry.forms import FORMS
-from lstmkit.sample import Generator, SampleConfig
+from lstmkit.sample import Generator, SampleConfig, writing_dtype
 
 
 def main() -> None:
@@ -40,12 +40,15 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--forms", default=",".join(FORMS))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                        help="weights to write with, as lstmkit poem --precision")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     loaded = load_model(args.model)
-    generator = Generator(loaded.model, loaded.vocab)
+    dtype = writing_dtype(args.precision, torch.device("cpu"))
+    generator = Generator(loaded.model.to(dtype), loaded.vocab)
     poems, _ = load_poems(args.corpus)
     corpus_lines = {line.text for poem in poems for line in split_lines(poem.text)}
     results = {}
@@ -72,7 +75,8 @@ def main() -> None:
             "example": texts[0],
         }
         print(f"{name}: done", file=sys.stderr)
-    print(f"model {args.model}, {args.n} poems per form, torch threads {torch.get_num_threads()}\n")
+    print(f"model {args.model}, {args.n} poems per form, {dtype} weights, "
+          f"torch threads {torch.get_num_threads()}\n")
     print("| form | shape | rhyme | tones | all rules | verbatim lines | distinct lines | median ms/poem | p90 ms |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, r in results.items():

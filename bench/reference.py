@@ -25,6 +25,8 @@ from typing import Iterator, NamedTuple, Sequence
 import torch
 from torch import nn
 
+from lstmkit.sample import draw
+
 LEARNING_RATE = 1e-3  # the tutorials' usual Adam setting
 
 
@@ -181,7 +183,9 @@ def generate_poem(model: PoetryModel, ids: Specials, max_len: int, temperature: 
     for _ in range(max_len):
         logits = model(torch.tensor([prefix], device=device))[:, -1]  # (1, V)
         probs = next_token_probs(logits, banned, temperature)
-        token = int(torch.multinomial(probs, 1, generator=gen))
+        # lstmkit's own sampling primitive, so both sides draw identically from one seed
+        # and the comparison isolates re-reading the prefix against carrying the state.
+        token = int(draw(probs, gen)[0])
         generated.append(token)
         if token == ids.eos:
             break

@@ -189,3 +189,13 @@ def test_tunes_and_ci(verse_model_dir):
                         "--tones", "loose", "--seed", 2, "--json").output)[0]
     assert ci["form"] == "浣溪沙" and len(ci["lines"]) == 5  # lines 4 and 5 share a sentence
     assert run("check", ci["text"], "--tune", "浣溪沙", "--tones", "loose").exit_code == 0
+
+
+def test_writing_precision(tiny_model_dir):
+    for precision in ("fp32", "bf16", "auto"):
+        poems = json.loads(run("poem", "--model", tiny_model_dir, "-n", 2, "--seed", 1,
+                               "--precision", precision, "--json").output)
+        assert len(poems) == 2 and all(p["text"] for p in poems)
+    seeded = [run("write", "--model", tiny_model_dir, "--seed", 4, "--precision", "fp32").output
+              for _ in range(2)]
+    assert seeded[0] == seeded[1]

@@ -107,3 +107,13 @@ def test_poem_lines():
     assert poem_lines("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。") == [
         "白日依山尽，黄河入海流。", "欲穷千里目，更上一层楼。"]
     assert poem_lines("未完") == ["未完"]
+
+
+def test_draw_follows_the_distribution_and_never_picks_a_zero():
+    from lstmkit.sample import draw
+
+    probs = torch.tensor([[0.0, 0.5, 0.0, 0.3, 0.2, 0.0]]).expand(20000, -1)
+    picks = draw(probs, torch.Generator().manual_seed(0))
+    counts = torch.bincount(picks, minlength=6).double() / len(picks)
+    assert counts[[0, 2, 5]].tolist() == [0.0, 0.0, 0.0]
+    torch.testing.assert_close(counts, probs[0].double(), atol=0.015, rtol=0)

@@ -204,12 +204,16 @@ def bundled_model_dir() -> Path:
     return Path(__file__).parent / "models" / "tang"
 
 
-def _load(model_dir: str | None, device: str = "cpu"):
+def _load(model_dir: str | None, device: str = "cpu", precision: str = "fp32"):
     from .checkpoint import load_model
+    from .sample import writing_dtype
     from .train import resolve_device
 
     folder = Path(model_dir) if model_dir else bundled_model_dir()
-    return load_model(folder, resolve_device(device))
+    loaded = load_model(folder, resolve_device(device))
+    dtype = writing_dtype(precision, next(loaded.model.parameters()).device)
+    loaded.model.to(dtype)
+    return loaded
 
 
 def _sampling_options(func):
@@ -223,6 +227,7 @@ def _sampling_options(func):
         click.option("--max-len", type=int, default=SampleConfig.max_len, show_default=True, help="New tokens at most."),
         click.option("--seed", type=int, help="Make the output reproducible."),
         click.option("--device", default="cpu", show_default=True),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True, help="Weights to write with; auto: bf16 where the hardware is fast at it."),
         click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
     ]
     for option in reversed(options):
@@ -235,11 +240,11 @@ def _sampling_options(func):
 @main.command()
 @_sampling_options
 def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
-          as_json) -> None:
+          precision, as_json) -> None:
     """Write free text: continue --start until the model ends or --max-len is reached."""
     from .sample import Generator
 
-    loaded = _load(model_dir, device)
+    loaded = _load(model_dir, device, precision)
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed)
     samples = Generator(loaded.model, loaded.vocab).generate(start, count, config)
@@ -259,15 +264,15 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 @click.option("--rhyme", help="平水韵 level-tone group for the rhymes, e.g. 一东 (default: any).")
 @click.option("--acrostic", help="藏头诗: line i starts with character i (4 -> 七绝, 8 -> 七律 unless --form says).")
 @click.option("--candidates", type=int, default=4, show_default=True, help="Poems drawn per poem shown; the most likely are kept.")
-def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, as_json,
-         form, tune, tones, rhyme, acrostic, candidates) -> None:
+def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, precision,
+         as_json, form, tune, tones, rhyme, acrostic, candidates) -> None:
     """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
     from .sample import Generator, poem_lines
 
     start = "".join(start.split())
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed)
-    loaded = _load(model_dir, device)
+    loaded = _load(model_dir, device, precision)
     generator = Generator(loaded.model, loaded.vocab)
     if tune and not form:
         form = "ci"

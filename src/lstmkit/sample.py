@@ -64,6 +64,30 @@ def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> t
     return logits
 
 
+def writing_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The weight dtype to write with: ``auto`` is bf16 on CUDA and on CPUs with fast bf16
+    (oneDNN says so, e.g. AVX-512 BF16), fp32 elsewhere."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise LstmkitError(f"precision must be auto, fp32 or bf16 (got '{precision}')")
+    if precision == "auto":
+        fast = device.type == "cuda" or (
+            device.type == "cpu" and torch.backends.mkldnn.is_available()
+            and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        return torch.bfloat16 if fast else torch.float32
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
+def draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One token per row of ``probs`` (N, V), by inverse CDF: a uniform number per row
+    looked up in the cumulative probabilities. Same distribution as ``torch.multinomial``,
+    about 20 times cheaper for one draw over a few thousand tokens on a CPU."""
+    cumulative = probs.cumsum(dim=-1)  # (N, V)
+    # Kept just below the total, so rounding can never land past the last possible token.
+    top = cumulative[:, -1:] * (1 - 1e-6)
+    u = torch.rand(probs.shape[0], 1, generator=gen, device=probs.device) * top
+    return torch.searchsorted(cumulative, u, right=True)[:, 0]
+
+
 def _expand(state: State, n: int) -> State:
     if isinstance(state, tuple):
         return tuple(s.expand(-1, n, -1).contiguous() for s in state)
@@ -122,7 +146,7 @@ class Generator:
                 choice = logits.argmax(dim=-1)
             else:
                 scaled = filter_logits(logits / config.temperature, config.top_k, config.top_p)
-                choice = torch.multinomial(torch.softmax(scaled, dim=-1), 1, generator=gen)[:, 0]
+                choice = draw(torch.softmax(scaled, dim=-1), gen)
             choice = choice.masked_fill(done, eos)  # finished rows idle on <eos>
             logprob += torch.where(done, 0.0, log_probs.gather(1, choice[:, None])[:, 0].double())
             for row, token in enumerate(choice.tolist()):
@@ -141,7 +165,7 @@ class Generator:
     def generate_finished(self, start: str = "", n: int = 1,
                           config: SampleConfig = SampleConfig(), hook: LogitsHook | None = None,
                           rounds: int = 5) -> list[Sample]:
-        """``n`` samples that the model ended with ``<eos>`` (whole poems).
+        """``n`` non-empty samples that the model ended with ``<eos>`` (whole poems).
 
         Unfinished samples are dropped and more are drawn, ``rounds`` batches at most;
         if too few finish, raises ``LstmkitError`` suggesting a larger ``max_len``.
@@ -150,7 +174,7 @@ class Generator:
         for round_ in range(rounds):
             seed = None if config.seed is None else config.seed + round_
             batch = self.generate(start, n - len(kept), replace(config, seed=seed), hook)
-            kept.extend(s for s in batch if s.finished)
+            kept.extend(s for s in batch if s.finished and s.text)  # an empty poem is no poem
             if len(kept) == n:
                 return kept
         raise LstmkitError(f"only {len(kept)} of {n} samples ended within max_len="
