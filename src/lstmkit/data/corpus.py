@@ -43,11 +43,12 @@ _HALF_TO_FULL = str.maketrans({",": "，", ".": "。", "?": "？", "!": "！", "
 # whole, since cutting the note out leaves a line of the wrong length.
 _EDITORIAL = re.compile(r"[()（）\[\]［］【】〖〗{}｛｝《》〈〉<>＜＞□■●_＿/／\\]")
 
-# What a cleaned poem may hold: Han characters (all CJK blocks) and poem punctuation.
+# Han characters: every CJK ideograph block (BMP, compatibility and the supplementary planes).
+HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+HAN = re.compile(f"[{HAN_CHARS}]")
+# What a cleaned poem may hold: Han characters and poem punctuation.
 _PUNCTUATION = "，。？！；：、"
-_ALLOWED = re.compile(
-    "^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f" + _PUNCTUATION + "]*$"
-)
+_ALLOWED = re.compile(f"^[{HAN_CHARS}{_PUNCTUATION}]*$")
 _SPACE = re.compile(r"\s+")
 
 

@@ -13,13 +13,13 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from ..data.corpus import HAN
 from ..errors import LstmkitError
 from .forms import TONE_MODES, VerseForm, form_for_shape, get_form, tone_patterns
 from .prosody import PING, Prosody, default_prosody
 
 SENTENCE_END = "。？！"
 CLAUSE_END = "，；、"
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def _shape(lines: list[Line], form: VerseForm | None, expected: VerseForm | None
                                       f"line {number} ends with {line.mark or 'nothing'}, "
                                       f"expected {mark}"))
         for position, char in enumerate(line.text, 1):
-            if not _HAN.match(char):
+            if not HAN.match(char):
                 problems.append(Violation("character", number, position,
                                           f"'{char}' is not a Han character"))
     return problems
@@ -139,7 +139,7 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
     if not lines:
         raise LstmkitError("the poem is empty")
     for line in lines:
-        line.tones = "".join(prosody.read(c).mark if _HAN.match(c) else "-" for c in line.text)
+        line.tones = "".join(prosody.read(c).mark if HAN.match(c) else "-" for c in line.text)
     shape_form = form_for_shape(len(lines), len(lines[0].text)) if all(
         len(line.text) == len(lines[0].text) for line in lines) else None
     if isinstance(form, VerseForm):

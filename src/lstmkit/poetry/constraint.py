@@ -17,10 +17,11 @@ from functools import lru_cache
 
 import torch
 
+from ..data.corpus import HAN
 from ..data.vocab import Vocab
 from ..errors import LstmkitError
 from ..sample import Generator, Sample, SampleConfig
-from .check import _HAN, check_poem, rhyme_groups
+from .check import check_poem, rhyme_groups
 from .forms import TONE_MODES, TonePattern, VerseForm, tone_patterns
 from .prosody import PING, ZE, Prosody, default_prosody
 
@@ -43,7 +44,7 @@ def vocab_masks(vocab: Vocab, prosody: Prosody) -> VocabMasks:
     tone = {PING: torch.zeros(size, dtype=torch.bool), ZE: torch.zeros(size, dtype=torch.bool)}
     group = {g: torch.zeros(size, dtype=torch.bool) for g in prosody.groups}
     for index, token in enumerate(vocab.tokens):
-        if len(token) != 1 or not _HAN.match(token):
+        if len(token) != 1 or not HAN.match(token):
             continue
         han[index] = True
         reading = prosody.read(token)
@@ -91,7 +92,7 @@ class FormConstraint:
             if len(acrostic) != form.lines:
                 raise LstmkitError(f"an acrostic for {form.name} needs {form.lines} characters, "
                                    f"got {len(acrostic)}")
-            missing = [c for c in acrostic if c not in vocab or not _HAN.match(c)]
+            missing = [c for c in acrostic if c not in vocab or not HAN.match(c)]
             if missing:
                 raise LstmkitError("acrostic character(s) the model cannot write: "
                                    + " ".join(dict.fromkeys(missing)))
@@ -139,9 +140,11 @@ class FormConstraint:
             allowed[self.mark_id[form.punctuation(row.line)]] = True
             return allowed
         allowed |= self.han
-        if self.acrostic and row.pos == 0:
-            allowed &= torch.zeros_like(allowed).index_fill(
-                0, torch.tensor([self.vocab.index[self.acrostic[row.line]]]), True)
+        if self.acrostic and row.pos == 0:  # only the acrostic's character, if it fits
+            index = self.vocab.index[self.acrostic[row.line]]
+            keep = bool(allowed[index])
+            allowed.zero_()
+            allowed[index] = keep
         last = row.pos == form.lengths[row.line] - 1
         if self.tones != "off" and self._is_rhyme_position(row):
             allowed &= self._group_mask(row.groups)
@@ -215,7 +218,7 @@ class FormConstraint:
         if row.pos == form.lengths[row.line]:
             return (f"{where} needs {form.punctuation(row.line)} after {form.lengths[row.line]} characters, "
                     f"got '{token}'")
-        if not _HAN.match(token):
+        if not HAN.match(token):
             return f"'{token}' at {where} position {row.pos + 1} is not a Han character"
         if token not in self.vocab:
             return f"'{token}' is not in the model's vocabulary"
