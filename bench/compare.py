@@ -207,7 +207,7 @@ def train_lstmkit(model: LanguageModel, batches: PoemBatches, config: TrainConfi
             batch = batches.collate(indices).to(device)
             progress = (time.perf_counter() - started) / settings.seconds
             lr = lr_at(int(progress * SCHEDULE_STEPS), SCHEDULE_STEPS, schedule)
-            loss = train_step(model, optimizer, batch, batches.pad_id, lr, config.clip, amp)
+            loss, _ = train_step(model, optimizer, batch, batches.pad_id, lr, config.clip, amp)
             loss_sum += loss  # read once at the end: no host sync per step
             step += 1
             tokens += batch.tokens

@@ -1,6 +1,6 @@
 import torch
 
-from lstmkit.data.batching import PoemBatches, encode_poems
+from lstmkit.data.batching import PoemBatches, StreamBatches, encode_poems
 from lstmkit.data.vocab import Vocab
 
 
@@ -44,3 +44,30 @@ def test_unshuffled_plan_is_sorted_by_length():
     batches = _batches([5, 1, 3, 2, 4], batch_size=2, shuffle=False)
     assert batches.plan() == [[1, 3], [2, 4], [0]]
     assert batches.tokens == 5 + 1 + 3 + 2 + 4 + 5  # characters plus one <eos> each
+
+
+def test_stream_windows_continue_each_stripe():
+    stream = torch.arange(100)
+    batches = StreamBatches(stream, batch_size=3, seq_len=4, shuffle=False)
+    plan = batches.plan(0)
+    assert len(plan) == batches.steps() == 33 // 4  # stripes of (100 - 1) // 3 = 33 tokens
+    windows = [batches.collate(key) for key in plan]
+    assert [w.carry for w in windows] == [False] + [True] * (len(windows) - 1)
+    for w in windows:
+        assert w.inputs.shape == w.targets.shape == (3, 4)
+        assert torch.equal(w.targets, w.inputs + 1)  # the next token of the same stripe
+        assert w.tokens == 12 and w.chars == 12
+    for before, after in zip(windows, windows[1:]):  # row r goes on where row r stopped
+        assert torch.equal(after.inputs[:, 0], before.targets[:, -1])
+    assert windows[0].inputs[:, 0].tolist() == [0, 33, 66]
+
+
+def test_stream_epochs_shift_the_windows_and_shards_split_the_stripes():
+    batches = StreamBatches(torch.arange(1000), batch_size=2, seq_len=8, shuffle=True, seed=3)
+    offsets = {batches.plan(epoch)[0][0] for epoch in range(1, 10)}
+    assert batches.plan(0)[0][0] == 0 and len(offsets) > 1 and max(offsets) < 8
+    assert batches.plan(4) == batches.plan(4)  # a pure function of (seed, epoch)
+    rank0 = batches.collate(batches.plan(0, 0, 2)[0]).inputs[:, 0].tolist()
+    rank1 = batches.collate(batches.plan(0, 1, 2)[0]).inputs[:, 0].tolist()
+    assert rank0 + rank1 == [0, 249, 498, 747]  # four stripes, two per process
+    assert len(batches.plan(0, 0, 2)) == len(batches.plan(0, 1, 2)) == batches.steps(2)

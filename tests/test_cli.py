@@ -4,10 +4,9 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES
 
 from lstmkit.cli import main
-
-from conftest import FIXTURES
 
 
 def run(*args, ok=True):
@@ -199,3 +198,85 @@ def test_writing_precision(tiny_model_dir):
     seeded = [run("write", "--model", tiny_model_dir, "--seed", 4, "--precision", "fp32").output
               for _ in range(2)]
     assert seeded[0] == seeded[1]
+
+
+TINY = ["--embedding-size", 16, "--hidden-size", 24, "--layers", 1, "--batch-size", 4,
+        "--min-freq", 1, "--log-every", 1, "--device", "cpu", "--val-fraction", 0.1]
+
+
+@pytest.fixture(scope="module")
+def stream_runs(tmp_path_factory):
+    """A char-level model of the English fixture play and a word-level one of the novel."""
+    root = tmp_path_factory.mktemp("streams")
+    run("train", "--corpus", FIXTURES / "play.txt", "--out", root / "play", "--seq-len", 16,
+        "--epochs", 2, *TINY, "-q")
+    run("train", "--corpus", FIXTURES / "novel.txt", "--out", root / "novel", "--level", "word",
+        "--seq-len", 8, "--epochs", 2, *TINY, "-q")
+    return root
+
+
+def test_write_from_a_char_stream_model(stream_runs):
+    result = run("write", "--model", stream_runs / "play" / "best", "--start", "ANNA:",
+                 "--max-len", 80, "-n", 2, "--seed", 3, "--json")
+    samples = json.loads(result.stdout)
+    assert len(samples) == 2
+    for sample in samples:
+        assert sample["text"].startswith("ANNA:") and len(sample["text"]) == 5 + 80
+        assert "<" not in sample["text"]  # no <unk>, <eos> or <bos> written
+    plain = run("write", "--model", stream_runs / "play" / "best", "--max-len", 30, "--seed", 3)
+    assert plain.output.strip()  # no start text: the model begins as after a line break
+
+
+def test_write_from_a_word_model_joins_chinese_words(stream_runs):
+    result = run("write", "--model", stream_runs / "novel" / "best", "--start", "却说曹操",
+                 "--max-len", 20, "--seed", 1, "--json")
+    text = json.loads(result.stdout)[0]["text"]
+    assert text.startswith("却说曹操") and " " not in text and "<unk>" not in text
+    assert len(text) > len("却说曹操") + 20  # twenty words, most of them longer than a character
+
+
+def test_eval_a_stream_model(stream_runs):
+    for name, unit in (("play", "character"), ("novel", "word")):
+        result = run("eval", "--corpus", FIXTURES / f"{name}.txt", "--model",
+                     stream_runs / name / "best", "--split", "val", "--json")
+        values = json.loads(result.output.strip().splitlines()[-1])
+        assert values["unit"] == unit and values["tokens"] > 0
+        meta = json.loads((stream_runs / name / "best" / "config.json").read_text())
+        # The same held-out tail as during training, so the same score (batching aside).
+        assert values["perplexity"] == pytest.approx(meta["val_perplexity"], rel=0.05)
+    words = json.loads(run("eval", "--corpus", FIXTURES / "novel.txt", "--model",
+                           stream_runs / "novel" / "best", "--split", "val", "--json").stdout)
+    assert words["bits_per_char"] < words["loss"] / 0.693  # a word holds more than one character
+
+
+def test_poem_refuses_a_stream_model(stream_runs):
+    result = run("poem", "--model", stream_runs / "play" / "best", ok=False)
+    assert result.exit_code == 1 and "poems need a character-level poem model" in result.output
+
+
+def test_sweep_writes_its_table_and_plots(tmp_path):
+    out = tmp_path / "sweep"
+    result = run("sweep", "--corpus", FIXTURES / "play.txt", "--out", out, "--param", "seq_len",
+                 "--values", "8,16", "--tokens", 3000, "--epochs", 3, *TINY, "-q")
+    assert "| seq_len | validation perplexity |" in result.output
+    lines = (out / "sweep.csv").read_text().splitlines()
+    assert lines[0].split(",")[:2] == ["seq_len", "val_ppl"] and len(lines) == 3
+    for row in lines[1:]:
+        value, ppl, _, speed, memory, wall, tokens = row.split(",")
+        assert float(ppl) > 1 and float(speed) > 0 and float(memory) > 0 and float(wall) > 0
+        assert 3000 <= int(tokens) < 3000 + 4 * 16  # the same budget, in whole steps
+    for png in ("sweep-curves.png", "sweep-summary.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    again = run("sweep", "--corpus", FIXTURES / "play.txt", "--out", out, "--param", "seq_len",
+                "--values", "8,16", "--tokens", 3000, "--epochs", 3, *TINY, "-q")
+    assert "reusing the finished run" in again.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--param", "colour", "--values", "1"], "cannot sweep 'colour'"),
+    (["--param", "layers", "--values", "1,two"], "'two' is not an integer for layers"),
+    (["--param", "seq_len", "--values", "8", "--seq-len", "4"], "--seq-len cannot be passed"),
+])
+def test_sweep_errors(tmp_path, args, message):
+    result = run("sweep", "--corpus", FIXTURES / "play.txt", "--out", tmp_path / "s", *args, ok=False)
+    assert result.exit_code == 1 and message in result.output

@@ -69,7 +69,7 @@ def test_titled_and_plain_lines():
     assert report.format == "titled"
     assert titled[0].title == "静夜思" and titled[0].text.startswith("床前明月光，")
     lines, report = load_poems(FIXTURES / "lines.txt")
-    assert report.format == "lines" and len(lines) == 4
+    assert report.format == "text" and len(lines) == 4
     assert lines[0].text == "千山鸟飞绝，万径人踪灭。孤舟蓑笠翁，独钓寒江雪。"
 
 

@@ -44,3 +44,20 @@ def test_two_process_training_and_resume(tmp_path):
     assert (out / "best" / "model.safetensors").is_file()
     tensors_file = (out / "last" / "trainer.safetensors").read_bytes()
     assert b"rng.r0.cpu" in tensors_file and b"rng.r1.cpu" in tensors_file
+
+
+def test_two_process_stream_training_shares_the_stripes(tmp_path):
+    out = tmp_path / "ddp-stream"
+    common = ["train", "--corpus", FIXTURES / "play.txt", "--out", out, "--device", "cpu",
+              "--embedding-size", 8, "--hidden-size", 8, "--layers", 1, "--batch-size", 2,
+              "--seq-len", 16, "--val-fraction", 0.1, "--min-freq", 1, "--log-every", 1, "-q"]
+    torchrun(*common, "--epochs", 1, "--max-steps", 3)
+    tensors_file = (out / "last" / "trainer.safetensors").read_bytes()
+    # Stopped inside the epoch: each process keeps the state of its own stripes.
+    assert b"stream_state.r0.0" in tensors_file and b"stream_state.r1.0" in tensors_file
+    torchrun(*common, "--epochs", 1, "--resume")
+    meta = json.loads((out / "best" / "config.json").read_text())
+    # 4 stripes (2 per process) of the training text, in windows of 16 tokens.
+    stripe = (meta["train_tokens"] - 1) // 4
+    assert [r["step"] for r in _rows(out, "step")] == list(range(1, (stripe - 15) // 16 + 1))
+    assert _rows(out, "epoch")[0]["val_ppl"] > 1

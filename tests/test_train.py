@@ -3,14 +3,13 @@ import math
 
 import pytest
 import torch
+from conftest import FIXTURES, TINY_MODEL, tiny_config
 
 from lstmkit.checkpoint import load_model
 from lstmkit.data.batching import PoemBatches, encode_poems
 from lstmkit.data.corpus import load_poems
 from lstmkit.errors import CheckpointError, LstmkitError
 from lstmkit.train import TrainConfig, evaluate, lr_at, train
-
-from conftest import TINY_MODEL, tiny_config
 
 
 def _steps(run):
@@ -74,7 +73,7 @@ def test_resuming_on_a_changed_corpus_warns(tmp_path, poems_path, caplog):
     fewer = tmp_path / "fewer.jsonl"
     fewer.write_text("".join(poems_path.read_text("utf-8").splitlines(True)[:-1]), "utf-8")
     train(fewer, tmp_path / "r", TINY_MODEL, tiny_config(max_steps=3), resume=True)
-    assert "differ from the ones this run started on" in caplog.text
+    assert "differs from the one this run started on" in caplog.text
 
 
 def test_seeded_cpu_training_is_reproducible(tmp_path, poems_path):
@@ -123,3 +122,98 @@ def test_schedule_warms_up_then_decays():
 def test_bad_train_settings(settings, message):
     with pytest.raises(LstmkitError, match=message):
         TrainConfig(**settings)
+
+
+def _play():
+    return FIXTURES / "play.txt"
+
+
+def test_plain_text_trains_as_a_stream(tmp_path):
+    out = tmp_path / "stream"
+    summary = train(_play(), out, TINY_MODEL, tiny_config(epochs=2, seq_len=16, val_fraction=0.1))
+    meta = json.loads((out / "best" / "config.json").read_text())
+    assert meta["mode"] == "stream" and meta["train"]["mode"] == "stream"
+    assert meta["level"] == "char" and "\n" in json.loads((out / "best" / "vocab.json").read_text())["tokens"]
+    epochs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()
+              if json.loads(l)["kind"] == "epoch"]
+    assert len(epochs) == 2 and epochs[1]["val_loss"] < epochs[0]["val_loss"]
+    # Characters are tokens here, so bits per character is the loss in bits.
+    assert epochs[1]["val_bits_per_char"] == pytest.approx(epochs[1]["val_loss"] / math.log(2))
+    written = json.loads((out / "summary.json").read_text())
+    assert written["tokens"] == summary["tokens"] > 0 and written["peak_memory_mib"] > 0
+
+
+def test_stream_training_carries_the_state_between_windows(tmp_path, monkeypatch):
+    from lstmkit.model import LanguageModel
+
+    calls = []
+    forward = LanguageModel.forward
+
+    def spy(self, tokens, state=None):
+        logits, new = forward(self, tokens, state)
+        if self.training:
+            calls.append((None if state is None else state[0].clone(), new[0].detach().clone()))
+        return logits, new
+
+    monkeypatch.setattr(LanguageModel, "forward", spy)
+    train(_play(), tmp_path / "r", TINY_MODEL, tiny_config(epochs=1, seq_len=16, batch_size=4,
+                                                           val_fraction=0.1))
+    assert calls[0][0] is None  # an epoch starts from a zero state
+    assert len(calls) > 5
+    for (_, end), (start, _) in zip(calls, calls[1:]):
+        assert start is not None and torch.equal(start, end)  # batch k+1 starts where k ended
+
+
+def test_stream_evaluation_equals_one_pass_over_each_stripe(tiny_model_dir):
+    from lstmkit.data.batching import StreamBatches
+
+    loaded = load_model(tiny_model_dir)
+    stream = torch.tensor(loaded.vocab.encode(
+        "".join(p.text for p in load_poems(FIXTURES / "poems.jsonl")[0])))
+    batches = StreamBatches(stream, batch_size=2, seq_len=7, shuffle=False)
+    result = evaluate(loaded.model, batches, torch.device("cpu"))
+    stripe = (len(stream) - 1) // 2
+    used = batches.steps() * 7
+    nll = 0.0
+    with torch.no_grad():
+        for row in range(2):
+            part = stream[row * stripe: row * stripe + used + 1]
+            logits, _ = loaded.model(part[None, :-1])
+            nll += torch.nn.functional.cross_entropy(logits[0], part[1:], reduction="sum").item()
+    assert result.tokens == 2 * used
+    assert result.nll == pytest.approx(nll, rel=1e-5)
+
+
+def test_stream_resume_continues_with_the_same_next_losses(tmp_path):
+    settings = {"seq_len": 16, "batch_size": 4, "val_fraction": 0.1}
+    straight = tmp_path / "straight"
+    train(_play(), straight, TINY_MODEL, tiny_config(max_steps=9, **settings))
+    split = tmp_path / "split"
+    train(_play(), split, TINY_MODEL, tiny_config(max_steps=4, **settings))
+    state = json.loads((split / "last" / "trainer.json").read_text())
+    assert state["batch_index"] == 4  # stopped inside the epoch, with a state to carry
+    train(_play(), split, TINY_MODEL, tiny_config(max_steps=9, **settings), resume=True)
+    expected = [r["loss"] for r in _steps(straight)]
+    got = [r["loss"] for r in _steps(split)]
+    assert got == pytest.approx(expected, rel=0, abs=1e-6)
+
+
+def test_token_budget_ends_with_a_validation(tmp_path, poems_path):
+    summary = train(poems_path, tmp_path / "r", TINY_MODEL, tiny_config(epochs=5, max_tokens=400))
+    rows = [json.loads(l) for l in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert summary["stopped"] == "spent max_tokens=400"
+    assert 400 <= summary["tokens"] < 400 + 4 * 60  # whole steps of about 4 poems
+    assert "val_ppl" in rows[-1] and rows[-1]["step"] == summary["step"]
+
+
+def test_word_level_stream(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSTMKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("lstmkit.data.segment._CACHE_MIN_CHARS", 0)  # cache even this small text
+    out = tmp_path / "words"
+    train(FIXTURES / "novel.txt", out, TINY_MODEL,
+          tiny_config(epochs=1, level="word", seq_len=8, val_fraction=0.1))
+    tokens = json.loads((out / "best" / "vocab.json").read_text())["tokens"]
+    assert "曹操" in tokens or "天下" in tokens  # words, not characters
+    meta = json.loads((out / "best" / "config.json").read_text())
+    assert meta["level"] == "word"
+    assert list((tmp_path / "cache").rglob("*"))  # the segmentation was cached

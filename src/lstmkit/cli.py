@@ -14,10 +14,11 @@ from pathlib import Path
 import click
 
 from .data.corpus import FORMATS, CleanConfig
+from .data.segment import LEVELS
 from .errors import LstmkitError
 from .model import CELLS, ModelConfig
 from .sample import SampleConfig
-from .train import TrainConfig
+from .train import MODES, TrainConfig
 
 log = logging.getLogger("lstmkit")
 
@@ -102,8 +103,8 @@ class _Progress:
         if kind == "start":
             click.echo(event["report"], err=True)
             click.echo(
-                f"{event['train_poems']} training / {event['val_poems']} validation poems, "
-                f"vocabulary {event['vocab_size']}, {event['parameters'] / 1e6:.2f} M parameters, "
+                f"{event['mode']} mode: {event['train_data']} for training, "
+                f"{event['val_data']} for validation, vocabulary {event['vocab_size']}, {event['parameters'] / 1e6:.2f} M parameters, "
                 f"{event['device']} {event['precision']}, padding {event['padding']:.1%}",
                 err=True)
             if not self.quiet:
@@ -126,12 +127,15 @@ class _Progress:
 
 
 @main.command()
-@click.option("--corpus", required=True, type=click.Path(), help="Poems: .jsonl, .json, a folder of chinese-poetry .json files, title:content lines or plain lines.")
-@click.option("--out", required=True, type=click.Path(), help="Run folder: best/, last/, metrics.jsonl, curves.png.")
+@click.option("--corpus", required=True, type=click.Path(), help="Poems (.jsonl, .json, a folder of chinese-poetry .json files, title:content lines) or plain text.")
+@click.option("--out", required=True, type=click.Path(), help="Run folder: best/, last/, metrics.jsonl, curves.png, summary.json.")
 @click.option("--config", "config_file", type=click.Path(), help="TOML file of settings (CLI options override it).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option("--t2s", is_flag=True, help="Convert traditional characters to simplified (OpenCC).")
+@click.option("--mode", type=click.Choice(MODES), default=TrainConfig.mode, show_default=True, help="poems: one sequence per poem; stream: one long text in --seq-len windows with the state carried (truncated BPTT); auto: stream for plain text.")
+@click.option("--level", type=click.Choice(LEVELS), default=TrainConfig.level, show_default=True, help="Tokens: characters, or words (jieba for Chinese; words and punctuation for English).")
+@click.option("--seq-len", type=int, default=TrainConfig.seq_len, show_default=True, help="Stream mode: tokens per window.")
 @click.option("--min-chars", type=int, default=CleanConfig.min_chars, show_default=True)
 @click.option("--max-chars", type=int, default=CleanConfig.max_chars, show_default=True)
 @click.option("--cell", type=click.Choice(list(CELLS)), default=ModelConfig.cell, show_default=True)
@@ -156,11 +160,12 @@ class _Progress:
 @click.option("--save-every", type=int, default=TrainConfig.save_every, show_default=True, help="Also write last/ every N steps.")
 @click.option("--max-steps", type=int, default=TrainConfig.max_steps, show_default=True, help="Stop (resumably) after N steps.")
 @click.option("--max-minutes", type=float, default=TrainConfig.max_minutes, show_default=True, help="Stop (resumably) after this wall time.")
+@click.option("--max-tokens", type=int, default=TrainConfig.max_tokens, show_default=True, help="Token budget: end after about this many training tokens, with a validation.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, resume: bool,
           fmt: str, quiet: bool, **_: object) -> None:
-    """Train a language model on a corpus of poems."""
+    """Train a language model on a corpus of poems or a long text."""
     from .train import train as run_training
 
     values = {k: v for k, v in ctx.params.items()
@@ -247,7 +252,7 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
     loaded = _load(model_dir, device, precision)
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed)
-    samples = Generator(loaded.model, loaded.vocab).generate(start, count, config)
+    samples = Generator.for_model(loaded).generate(start, count, config)
     if as_json:
         click.echo(json.dumps([{"text": s.text, "finished": s.finished, "logprob": s.logprob,
                                 "tokens": s.tokens} for s in samples], ensure_ascii=False,
@@ -273,7 +278,11 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed)
     loaded = _load(model_dir, device, precision)
-    generator = Generator(loaded.model, loaded.vocab)
+    if loaded.meta.get("mode", "poems") != "poems" or loaded.meta.get("level", "char") != "char":
+        raise LstmkitError(f"model '{model_dir}' was trained on a {loaded.meta.get('level')}-level "
+                           f"{loaded.meta.get('mode')}; poems need a character-level poem model "
+                           "(use lstmkit write for this one)")
+    generator = Generator.for_model(loaded)
     if tune and not form:
         form = "ci"
     if form or acrostic:
@@ -367,38 +376,67 @@ def tunes_command(names, min_ci, as_json) -> None:
 @click.option("--model", "model_dir", type=click.Path(), help="Model folder (default: the bundled Tang model).")
 @click.option("--split", type=click.Choice(["all", "val", "train"]), default="all", show_default=True, help="Score every poem, or only the model's validation (or training) split.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
-@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
+@click.option("--batch-size", type=int, help="Poems per batch, or parallel stripes of a text (default: the model's training batch size).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate_command(corpus, model_dir, split, fmt, batch_size, device, as_json) -> None:
-    """Perplexity and bits per character of a model on a corpus (cleaned as in training)."""
-    from .data.batching import PoemBatches, encode_poems
-    from .data.corpus import load_poems, split_of
-    from .train import evaluate
+    """Perplexity and bits per character of a model on a corpus (read as in training)."""
+    from .train import score_corpus
 
     loaded = _load(model_dir, device)
-    clean = CleanConfig.from_dict(loaded.meta.get("clean", {}))
-    poems, report = load_poems(corpus, clean, fmt)
-    if split != "all":
-        fraction = loaded.meta.get("train", {}).get("val_fraction", 0.05)
-        poems = [p for p in poems if split_of(p.text, fraction) == split]
-        if not poems:
-            raise LstmkitError(f"corpus '{corpus}' has no poems in the model's {split} split")
-    texts = [p.text for p in poems]
-    vocab = loaded.vocab
-    unknown = sum(1 for text in texts for char in text if char not in vocab)
-    batches = PoemBatches(encode_poems(texts, vocab), batch_size, vocab.pad_id, shuffle=False)
-    device_ = next(loaded.model.parameters()).device
-    result = evaluate(loaded.model, batches, device_)
-    values = {**result.to_dict(), "poems": len(texts), "unknown_chars": unknown,
-              "split": split}
+    result, info = score_corpus(loaded, corpus, split, fmt, batch_size)
+    values = {**result.to_dict(), **info, "split": split}
     if as_json:
         click.echo(json.dumps(values, ensure_ascii=False))
         return
-    click.echo(report.summary(), err=True)
+    click.echo(info["report"], err=True)
     click.echo(f"perplexity {result.perplexity:.2f}, {result.bits_per_char:.3f} bits/char, "
                f"loss {result.loss:.4f} nats/token over {result.tokens} tokens "
-               f"in {len(texts)} poems ({split}); {unknown} characters outside the vocabulary")
+               f"of {info['data']} ({split}); {info['unknown']} {info['unit']}s outside the "
+               "vocabulary")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--corpus", required=True, type=click.Path(), help="Corpus for every run.")
+@click.option("--out", required=True, type=click.Path(), help="Folder for the runs, sweep.csv, sweep.md and the plots.")
+@click.option("--param", required=True, help="Setting to vary: seq_len, hidden_size, embedding_size, layers, batch_size, dropout, lr or weight_decay.")
+@click.option("--values", required=True, help="Comma-separated values, e.g. 16,32,64,128,256.")
+@click.option("--tokens", type=int, default=0, show_default=True, help="Training tokens per run (the same budget for every value; 0: --epochs decides).")
+@click.pass_context
+def sweep(ctx: click.Context, corpus, out, param, values, tokens) -> None:
+    """Train one model per value of a setting and compare them.
+
+    Other options go to every run's lstmkit train, e.g. --epochs 3 --hidden-size 256.
+    """
+    from tqdm import tqdm
+
+    from .sweep import parse_values, run_sweep
+
+    param = param.replace("-", "_")
+    parsed = parse_values(param, values)
+    if tokens < 0:
+        raise LstmkitError(f"--tokens must not be negative (got {tokens})")
+    bar = tqdm(total=len(parsed), unit="run", dynamic_ncols=True, file=sys.stderr,
+               desc=f"sweep {param}")
+
+    def progress(event: dict) -> None:
+        if event["event"] == "run":
+            bar.set_postfix({param: f"{event['value']:g}"})
+        else:
+            row = event["row"]
+            ppl = row["val_ppl"]
+            bar.write(f"{param}={row['value']:g}: validation perplexity "
+                      f"{'-' if ppl is None else f'{ppl:.2f}'}, {row['tokens_per_s']:.0f} tokens/s, "
+                      f"peak {row['peak_memory_mib']:.0f} MiB, {row['wall_s']:.0f} s", file=sys.stderr)
+            bar.update(1)
+
+    try:
+        rows = run_sweep(corpus, out, param, parsed, ctx.args, tokens, progress)
+    finally:
+        bar.close()
+    click.echo(Path(out, "sweep.md").read_text(encoding="utf-8"), nl=False)
+    click.echo(f"wrote {out}/sweep.csv, sweep.md, sweep-curves.png and sweep-summary.png "
+               f"({len(rows)} runs)", err=True)
 
 
 @main.command()

@@ -1,6 +1,7 @@
 """Stateful decoding: temperature, top-k, top-p, and a logit hook for constraints.
 
-The prompt (``<bos>`` and any start text) is fed once; after that each step feeds one
+The prompt (``<bos>`` and any start text; for a model trained on a token stream, the
+start text alone, or a newline) is fed once; after that each step feeds one
 token per row and carries the recurrent state, so a token costs the same at position 5
 as at position 500. ``n`` samples run as one batch; rows that reached ``<eos>`` stop
 counting. A ``hook`` may rewrite the logits at every step (the poetry forms use it to
@@ -9,14 +10,18 @@ mask characters), so every decoding strategy obeys the same constraints.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
 
+from .data.segment import join_function, tokenize
 from .data.vocab import Vocab
 from .errors import LstmkitError
 from .model import LanguageModel, State
+
+log = logging.getLogger(__name__)
 
 # hook(logits (N, V), generated ids so far per row) -> logits (N, V)
 LogitsHook = Callable[[torch.Tensor, list[list[int]]], torch.Tensor]
@@ -97,17 +102,43 @@ def _expand(state: State, n: int) -> State:
 class Generator:
     """Samples text from a model; build once, call ``generate`` many times."""
 
-    def __init__(self, model: LanguageModel, vocab: Vocab):
+    def __init__(self, model: LanguageModel, vocab: Vocab, level: str = "char",
+                 mode: str = "poems"):
         self.model = model
         self.vocab = vocab
+        self.level = level
+        self.stream = mode == "stream"
+        self.join = join_function(level)
         self.device = next(model.parameters()).device
-        # Tokens that are never written: padding, a second <bos>, and <unk>.
-        self.banned = torch.tensor([vocab.pad_id, vocab.bos_id, vocab.unk_id], device=self.device)
+        # Tokens that are never written: padding, a second <bos>, <unk>, and <eos> where
+        # the model never saw one (a stream has no ends).
+        banned = [vocab.pad_id, vocab.bos_id, vocab.unk_id] + ([vocab.eos_id] if self.stream else [])
+        self.banned = torch.tensor(banned, device=self.device)
+
+    @classmethod
+    def for_model(cls, loaded) -> "Generator":
+        """A generator for a loaded checkpoint, tokenizing as its training did."""
+        return cls(loaded.model, loaded.vocab, loaded.meta.get("level", "char"),
+                   loaded.meta.get("mode", "poems"))
+
+    def _prompt(self, start: str) -> tuple[list[str], list[int]]:
+        """The start text's tokens and the ids fed for them."""
+        tokens = tokenize(start, self.level, cache=False) if start else []
+        if not self.stream:  # poems: every character must be known, and <bos> opens
+            return tokens, [self.vocab.bos_id, *self.vocab.encode(tokens, strict=True)]
+        unknown = self.vocab.unknown(tokens)
+        if unknown:
+            log.warning("%d start token(s) outside the vocabulary, read as <unk>: %s",
+                        len(unknown), " ".join(unknown[:10]))
+        ids = self.vocab.encode(tokens)
+        if not ids:  # nothing to continue: start as after a line break, if the model knows one
+            ids = [self.vocab.index.get("\n", self.vocab.unk_id)]
+        return tokens, ids
 
     @torch.inference_mode()
     def prime(self, start: str, n: int) -> tuple[torch.Tensor, State]:
-        """Feed ``<bos> + start`` once; return next-token logits (n, V) and the state."""
-        ids = [self.vocab.bos_id, *self.vocab.encode(start, strict=True)]
+        """Feed the prompt once; return next-token logits (n, V) and the state."""
+        _, ids = self._prompt(start)
         prompt = torch.tensor([ids], device=self.device)  # (1, T)
         logits, state = self.model(prompt)
         return logits[:, -1].float().expand(n, -1), _expand(state, n)
@@ -157,7 +188,8 @@ class Generator:
                 break
             out, state = self.model(choice[:, None], state)  # (N, 1, V)
             logits = out[:, -1].float()
-        return [Sample(text=start + self.vocab.decode(ids),
+        start_tokens, _ = self._prompt(start)
+        return [Sample(text=self.join(start_tokens + self.vocab.decode_tokens(ids)),
                        finished=bool(ids) and ids[-1] == eos,
                        logprob=float(lp), tokens=len(ids))
                 for ids, lp in zip(generated, logprob.tolist())]

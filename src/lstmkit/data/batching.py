@@ -1,14 +1,24 @@
-"""Poem batches that spend little compute on padding.
+"""Batches for training: poems that spend little compute on padding, and windows of a
+long token stream for truncated back-propagation through time.
 
-Each poem is one sequence ``<bos> c1 ... cn <eos>``; the model reads ``<bos> c1 ... cn``
+``PoemBatches``: each poem is one sequence ``<bos> c1 ... cn <eos>``; the model reads ``<bos> c1 ... cn``
 and predicts ``c1 ... cn <eos>``. Poems are shuffled, then sorted by length inside
 pools of ``pool`` batches, so a batch holds poems of nearly one length and the pad
 positions (ignored by the loss) stay a few percent of the work. The plan for an epoch
 is a pure function of ``(seed, epoch)``: a resumed run sees the same batches.
+
+``StreamBatches``: the whole text is one token stream, cut into ``batch_size`` stripes
+read side by side in windows of ``seq_len`` tokens; the recurrent state at the end of
+window k of a stripe is where window k+1 of that stripe starts (``Batch.carry``).
+
+Both share one interface: ``steps(world)`` batches per epoch for each of ``world``
+processes, ``plan(epoch, rank, world)`` the keys of one process's batches, and
+``collate(key)`` the batch of a key.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -23,10 +33,13 @@ class Batch:
     inputs: torch.Tensor  # (B, T) token ids, padded with pad_id
     targets: torch.Tensor  # (B, T) next-token ids, pad_id where there is nothing to predict
     tokens: int  # real (non-pad) target tokens
+    chars: float  # characters of text those targets stand for (for bits per character)
+    carry: bool = False  # the rows continue the previous batch's rows: carry the state
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(self.inputs.to(device, non_blocking=True),
-                     self.targets.to(device, non_blocking=True), self.tokens)
+                     self.targets.to(device, non_blocking=True), self.tokens, self.chars,
+                     self.carry)
 
 
 def encode_poems(texts: Sequence[Sequence[str]], vocab: Vocab) -> list[torch.Tensor]:
@@ -39,11 +52,15 @@ class PoemBatches:
     """Length-bucketed batches over encoded poems (see the module docstring)."""
 
     def __init__(self, sequences: list[torch.Tensor], batch_size: int, pad_id: int,
-                 shuffle: bool = True, seed: int = 0, pool: int = 64):
+                 shuffle: bool = True, seed: int = 0, pool: int = 64,
+                 chars: Sequence[int] | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
         self.sequences = sequences
         self.lengths = torch.tensor([len(s) - 1 for s in sequences], dtype=torch.long)
+        # Characters per poem; by default one per token, <eos> not counted.
+        self.chars = (torch.tensor(list(chars), dtype=torch.long) if chars is not None
+                      else self.lengths - 1)
         self.batch_size = batch_size
         self.pad_id = pad_id
         self.shuffle = shuffle
@@ -58,8 +75,25 @@ class PoemBatches:
         """Real target tokens in one pass over the data."""
         return int(self.lengths.sum())
 
-    def plan(self, epoch: int = 0) -> list[list[int]]:
-        """The batches of ``epoch`` as lists of sequence indices."""
+    @property
+    def units(self) -> str:
+        return f"{len(self.sequences)} poems"
+
+    def steps(self, world: int = 1) -> int:
+        """Batches per epoch for each of ``world`` processes."""
+        return len(self) // world
+
+    def plan(self, epoch: int = 0, rank: int = 0, world: int = 1) -> list[list[int]]:
+        """Process ``rank``'s batches of ``epoch`` as lists of poem indices: every
+        ``world``-th batch of one shared plan (a training loop takes ``steps(world)``
+        of them, so that every process makes the same number of steps)."""
+        return self._plan(epoch)[rank::world]
+
+    def fingerprint(self) -> str:
+        """A short hash of the encoded poems, to notice a changed corpus on resume."""
+        return _digest(self.sequences)
+
+    def _plan(self, epoch: int) -> list[list[int]]:
         size = self.batch_size
         if not self.shuffle:
             order = torch.argsort(self.lengths, stable=True).tolist()
@@ -87,4 +121,77 @@ class PoemBatches:
     def collate(self, indices: list[int]) -> Batch:
         seqs = [self.sequences[i] for i in indices]
         padded = pad_sequence(seqs, batch_first=True, padding_value=self.pad_id)  # (B, T+1)
-        return Batch(padded[:, :-1], padded[:, 1:], int(self.lengths[indices].sum()))
+        return Batch(padded[:, :-1], padded[:, 1:], int(self.lengths[indices].sum()),
+                     float(self.chars[indices].sum()))
+
+
+def _digest(tensors: Sequence[torch.Tensor]) -> str:
+    digest = hashlib.blake2b(digest_size=8)
+    for tensor in tensors:
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+class StreamBatches:
+    """Windows of one long token stream read by parallel stripes (see the module docstring).
+
+    With ``world`` processes the stream is cut into ``batch_size * world`` stripes and
+    process ``rank`` reads its own ``batch_size`` of them, so each keeps its state across
+    its own windows. With ``shuffle`` every epoch after the first starts its windows at a
+    seeded offset below ``seq_len``, so window boundaries move between epochs.
+    """
+
+    def __init__(self, stream: torch.Tensor, batch_size: int, seq_len: int,
+                 shuffle: bool = True, seed: int = 0, chars_per_token: float = 1.0):
+        if batch_size < 1 or seq_len < 1:
+            raise ValueError(f"batch_size and seq_len must be at least 1 "
+                             f"(got {batch_size} and {seq_len})")
+        self.stream = stream  # (N,) token ids
+        self.pad_id = -100  # no position is padding (the loss's default ignore index)
+        self.batch_size = batch_size
+        self.seq_len = seq_len
+        self.shuffle = shuffle
+        self.seed = seed
+        self.chars_per_token = chars_per_token
+
+    @property
+    def units(self) -> str:
+        return f"{len(self.stream)} tokens"
+
+    @property
+    def tokens(self) -> int:
+        return self.steps() * self.batch_size * self.seq_len
+
+    def _stripe_len(self, world: int) -> int:
+        return (len(self.stream) - 1) // (self.batch_size * world)
+
+    def steps(self, world: int = 1) -> int:
+        """Windows per epoch; the last ``seq_len - 1`` tokens of a stripe are kept for the
+        shifted epochs when shuffling."""
+        usable = self._stripe_len(world) - (self.seq_len - 1 if self.shuffle else 0)
+        return max(0, usable // self.seq_len)
+
+    def plan(self, epoch: int = 0, rank: int = 0, world: int = 1) -> list[tuple[int, ...]]:
+        """Keys ``(offset, window, rank, world)`` of process ``rank``'s batches."""
+        offset = 0
+        if self.shuffle and epoch > 0:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            offset = int(torch.randint(self.seq_len, (1,), generator=gen))
+        return [(offset, k, rank, world) for k in range(self.steps(world))]
+
+    def padding_fraction(self, plan: list) -> float:
+        return 0.0
+
+    def fingerprint(self) -> str:
+        return _digest([self.stream])
+
+    def collate(self, key: tuple[int, ...]) -> Batch:
+        offset, window, rank, world = key
+        b, t = self.batch_size, self.seq_len
+        stripe = self._stripe_len(world)
+        rows = torch.arange(rank * b, (rank + 1) * b)  # this process's stripes
+        starts = rows * stripe + offset + window * t  # (B,)
+        positions = starts[:, None] + torch.arange(t + 1)  # (B, T+1)
+        chunk = self.stream[positions]
+        return Batch(chunk[:, :-1], chunk[:, 1:], b * t, b * t * self.chars_per_token,
+                     carry=window > 0)

@@ -9,6 +9,8 @@ Formats (``detect_format`` picks one from the path, ``--format`` overrides):
   ``poet.tang.*.json``; files whose records have no ``paragraphs`` (author lists) are skipped.
 - ``titled``: the tutorials' ``title:content`` lines.
 - ``lines``: plain text, one poem per non-empty line.
+- ``text``: plain text; for stream training (``load_text``) the whole file is one token
+  stream, for poem training each non-empty line is a poem, as with ``lines``.
 
 Cleaning is explicit (``CleanConfig``) and every dropped record is counted by reason
 in a ``CorpusReport``. The split is a hash of the poem's text, so a poem lands in the
@@ -32,7 +34,7 @@ from ..errors import CorpusError
 log = logging.getLogger(__name__)
 
 DATA_ENV = "LSTMKIT_DATA"  # a folder where relative corpus paths are also looked for
-FORMATS = ("auto", "jsonl", "json", "dir", "titled", "lines")
+FORMATS = ("auto", "jsonl", "json", "dir", "titled", "lines", "text")
 
 # Half-width punctuation as it appears in scraped poems, mapped to the full-width forms
 # the corpus uses, so "，" and "," are one token.
@@ -139,7 +141,7 @@ def detect_format(path: Path) -> str:
     titled = sum(1 for line in head if 0 < line.find(":") < 40)
     if head and titled >= 0.9 * len(head):
         return "titled"
-    return "lines"
+    return "text"
 
 
 def _record(obj: object, where: str) -> _Raw:
@@ -234,7 +236,7 @@ def _raw_records(path: Path, fmt: str) -> Iterator[_Raw]:
         return _read_dir(path)
     if fmt == "titled":
         return _read_titled(path)
-    return _read_lines(path)
+    return _read_lines(path)  # lines and text
 
 
 def _t2s_converter():
@@ -275,6 +277,18 @@ def resolve_corpus(path: str | Path) -> Path:
     raise CorpusError(f"corpus '{path}' does not exist{where}")
 
 
+def _resolve_format(path: Path, fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise CorpusError(f"unknown corpus format '{fmt}' (choose from {', '.join(FORMATS)})")
+    if fmt == "auto":
+        fmt = detect_format(path)
+    elif fmt == "dir" and not path.is_dir():
+        raise CorpusError(f"corpus '{path}' is not a folder")
+    if fmt != "dir" and path.is_dir():
+        raise CorpusError(f"corpus '{path}' is a folder; use --format dir or give a file")
+    return fmt
+
+
 def load_poems(path: str | Path, config: CleanConfig = CleanConfig(), fmt: str = "auto"
                ) -> tuple[list[Poem], CorpusReport]:
     """Read every record of ``path``, clean it, and return the kept poems with a report.
@@ -284,14 +298,7 @@ def load_poems(path: str | Path, config: CleanConfig = CleanConfig(), fmt: str =
     with no poem left raises ``CorpusError``.
     """
     path = resolve_corpus(path)
-    if fmt not in FORMATS:
-        raise CorpusError(f"unknown corpus format '{fmt}' (choose from {', '.join(FORMATS)})")
-    if fmt == "auto":
-        fmt = detect_format(path)
-    elif fmt == "dir" and not path.is_dir():
-        raise CorpusError(f"corpus '{path}' is not a folder")
-    if fmt != "dir" and path.is_dir():
-        raise CorpusError(f"corpus '{path}' is a folder; use --format dir or give a file")
+    fmt = _resolve_format(path, fmt)
     convert = _t2s_converter() if config.t2s else None
     report = CorpusReport(path=str(path), format=fmt)
     poems: list[Poem] = []
@@ -344,3 +351,44 @@ def split_poems(poems: list[Poem], val_fraction: float) -> tuple[list[Poem], lis
     for poem in poems:
         (val if split_of(poem.text, val_fraction) == "val" else train).append(poem)
     return train, val
+
+
+def load_text(path: str | Path, config: CleanConfig = CleanConfig(), fmt: str = "auto"
+              ) -> tuple[str, CorpusReport]:
+    """The corpus as one text, for stream training.
+
+    A plain text file (format ``text`` or ``lines``) is taken as it is, with ``\r\n``
+    turned into ``\n`` (and converted to simplified characters with ``config.t2s``); the
+    other formats are read and cleaned with ``load_poems`` and joined one poem per line.
+    """
+    path = resolve_corpus(path)
+    fmt = _resolve_format(path, fmt)
+    if fmt not in ("text", "lines"):
+        poems, report = load_poems(path, config, fmt)
+        return "\n".join(p.text for p in poems) + "\n", report
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"corpus '{path}': not UTF-8 text (byte {exc.start})") from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if config.t2s:
+        text = _t2s_converter()(text)
+    report = CorpusReport(path=str(path), format=fmt, read=text.count("\n") + 1)
+    if not text.strip():
+        raise CorpusError(f"corpus '{path}' is empty")
+    report.kept = report.read
+    return text, report
+
+
+def split_text(text: str, val_fraction: float) -> tuple[str, str]:
+    """``(train, val)``: the last ``val_fraction`` of the text is held out for validation,
+    cut after a newline when there is one in the last 1,000 characters before the cut."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise CorpusError(f"validation fraction must be in [0, 1) (got {val_fraction})")
+    if val_fraction == 0:
+        return text, ""
+    cut = int(len(text) * (1.0 - val_fraction))
+    newline = text.rfind("\n", max(0, cut - 1000), cut)
+    if newline >= 0:
+        cut = newline + 1
+    return text[:cut], text[cut:]

@@ -70,8 +70,12 @@ class Vocab:
 
     def decode(self, ids: Iterable[int], keep_special: bool = False) -> str:
         """Join the tokens of ``ids``; special tokens are left out unless asked for."""
+        return "".join(self.decode_tokens(ids, keep_special))
+
+    def decode_tokens(self, ids: Iterable[int], keep_special: bool = False) -> list[str]:
+        """The tokens of ``ids``; special tokens are left out unless asked for."""
         first = 0 if keep_special else len(SPECIALS)
-        return "".join(self.tokens[i] for i in ids if i >= first)
+        return [self.tokens[i] for i in ids if i >= first]
 
     def to_dict(self) -> dict:
         return {"format": "lstmkit-vocab", "version": 1, "tokens": self.tokens}
