@@ -1,6 +1,8 @@
-"""The pre-trained Tang model that ships in the package."""
+"""The pre-trained models that ship in the package: Tang poems and Song ci."""
 
 import json
+
+import pytest
 
 from click.testing import CliRunner
 
@@ -11,13 +13,15 @@ from lstmkit.poetry.check import check_poem
 from conftest import FIXTURES
 
 
-def test_bundled_model_loads_and_is_documented():
-    folder = bundled_model_dir()
+@pytest.mark.parametrize("name", ["tang", "songci"])
+def test_bundled_model_loads_and_is_documented(name):
+    folder = bundled_model_dir(name)
     size = sum(f.stat().st_size for f in folder.iterdir())
     assert size < 25e6
     loaded = load_model(folder)
-    assert len(loaded.vocab) > 5000 and "月" in loaded.vocab
+    assert len(loaded.vocab) > 4000 and "月" in loaded.vocab
     assert loaded.meta["weights_dtype"] in ("fp16", "bf16")
+    assert f"{name}.jsonl" in loaded.meta["corpus"]
     assert "validation perplexity" in (folder / "MODEL.md").read_text("utf-8")
 
 
@@ -39,3 +43,27 @@ def test_bundled_model_writes_a_regulated_poem():
     assert result.exit_code == 0, result.output
     poem = json.loads(result.output)[0]
     assert check_poem(poem["text"], form="七绝").ok
+
+
+def _perplexity(corpus, model):
+    result = CliRunner().invoke(main, ["eval", "--corpus", str(corpus), "--model", str(model),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])["perplexity"]
+
+
+def test_the_ci_model_knows_ci_better_than_the_tang_model():
+    ci = FIXTURES / "ci.jsonl"  # six famous Song ci
+    songci, tang = (_perplexity(ci, bundled_model_dir(name)) for name in ("songci", "tang"))
+    assert songci < 0.8 * tang
+
+
+def test_ci_without_model_option_uses_the_ci_model():
+    args = ["poem", "--form", "ci", "--tune", "浣溪沙", "--seed", "3", "--json"]
+    default = CliRunner().invoke(main, args)
+    assert default.exit_code == 0, default.output
+    ci = json.loads(default.output)[0]
+    assert ci["form"] == "浣溪沙" and check_poem(ci["text"], tune="浣溪沙", tones="loose").ok
+    songci = CliRunner().invoke(main, [*args, "--model", str(bundled_model_dir("songci"))])
+    tang = CliRunner().invoke(main, [*args, "--model", str(bundled_model_dir("tang"))])
+    assert default.output == songci.output != tang.output

@@ -43,3 +43,36 @@ def test_tied_weights_share_one_matrix_and_project_when_sizes_differ():
 def test_bad_settings(settings, message):
     with pytest.raises(LstmkitError, match=message):
         ModelConfig(vocab_size=V, **settings)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_one_step_equals_forward(cell):
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=11, cell=cell, embedding_size=6,
+                                      hidden_size=5, layers=2, dropout=0.3)).eval()
+    tokens = torch.randint(0, 11, (3, 4))
+    with torch.inference_mode():
+        _, state = model(tokens)
+        expected, expected_state = model(tokens[:, :1], state)
+        logits, new_state = model.step(tokens[:, 0], state)
+    assert torch.allclose(logits, expected[:, 0], atol=1e-6)
+    for a, b in zip(new_state if cell == "lstm" else [new_state],
+                    expected_state if cell == "lstm" else [expected_state]):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_fused_step_weights_follow_training():
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=7, embedding_size=4, hidden_size=4, layers=1))
+    model.eval()
+    tokens = torch.tensor([1, 2])
+    with torch.inference_mode():
+        _, state = model(tokens[:, None])
+        before, _ = model.step(tokens, state)
+    with torch.no_grad():
+        model.rnn.weight_hh_l0.add_(0.5)  # as an optimizer step would
+    with torch.inference_mode():
+        after, _ = model.step(tokens, state)
+        expected, _ = model(tokens[:, None], state)
+    assert not torch.allclose(before, after)
+    assert torch.allclose(after, expected[:, 0], atol=1e-6)

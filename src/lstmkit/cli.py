@@ -204,9 +204,15 @@ def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, re
         sys.exit(130)
 
 
-def bundled_model_dir() -> Path:
-    """The pre-trained Tang poetry model shipped inside the package."""
-    return Path(__file__).parent / "models" / "tang"
+BUNDLED = ("tang", "songci")  # the models shipped inside the package
+
+
+def bundled_model_dir(name: str = "tang") -> Path:
+    """A pre-trained model shipped inside the package: tang (poems, the default for every
+    command) or songci (ci, the default for poem --form ci)."""
+    if name not in BUNDLED:
+        raise LstmkitError(f"no bundled model '{name}' (choose from {', '.join(BUNDLED)})")
+    return Path(__file__).parent / "models" / name
 
 
 def _load(model_dir: str | None, device: str = "cpu", precision: str = "fp32"):
@@ -223,7 +229,7 @@ def _load(model_dir: str | None, device: str = "cpu", precision: str = "fp32"):
 
 def _sampling_options(func):
     options = [
-        click.option("--model", "model_dir", type=click.Path(), help="Model folder (default: the bundled Tang model)."),
+        click.option("--model", "model_dir", type=click.Path(), help="Model folder (default: the bundled Tang model; the Song ci model for --form ci)."),
         click.option("--start", default="", help="Text to continue (fed to the model once)."),
         click.option("-n", "count", type=int, default=1, show_default=True, help="How many samples."),
         click.option("--temperature", type=float, default=0.8, show_default=True, help="0 picks the most likely token."),
@@ -277,14 +283,16 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
     start = "".join(start.split())
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed)
+    if tune and not form:
+        form = "ci"
+    if not model_dir and form == "ci":
+        model_dir = str(bundled_model_dir("songci"))
     loaded = _load(model_dir, device, precision)
     if loaded.meta.get("mode", "poems") != "poems" or loaded.meta.get("level", "char") != "char":
         raise LstmkitError(f"model '{model_dir}' was trained on a {loaded.meta.get('level')}-level "
                            f"{loaded.meta.get('mode')}; poems need a character-level poem model "
                            "(use lstmkit write for this one)")
     generator = Generator.for_model(loaded)
-    if tune and not form:
-        form = "ci"
     if form or acrostic:
         from .poetry.constraint import PoemRequest, write_poems
         from .poetry.forms import get_form

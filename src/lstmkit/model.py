@@ -85,5 +85,44 @@ class LanguageModel(nn.Module):
             out = self.project(out)  # (B, T, E)
         return self.head(out), state
 
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One token per row, for writing: ``tokens`` (N,) ids -> logits (N, V) and the state.
+
+        The same numbers as ``forward`` on (N, 1) without dropout. An LSTM runs each layer
+        as one matmul over ``[x, h]`` with weights fused once (and again only after they
+        change): a single step through ``nn.LSTM`` costs more in call overhead than in math.
+        """
+        if self.config.cell != "lstm" or self.training or torch.is_grad_enabled():
+            logits, state = self.forward(tokens[:, None], state)
+            return logits[:, 0], state
+        h, c = state  # each (L, N, H)
+        x = self.embedding(tokens)  # (N, E)
+        hs, cs = [], []
+        for layer, (weight, bias) in enumerate(self._fused_lstm()):
+            gates = torch.addmm(bias, torch.cat([x, h[layer]], dim=1), weight)  # (N, 4H)
+            i, f, g, o = gates.chunk(4, dim=1)  # PyTorch's gate order
+            c_new = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)
+            x = torch.sigmoid(o) * torch.tanh(c_new)
+            hs.append(x)
+            cs.append(c_new)
+        if self.project is not None:
+            x = self.project(x)
+        return self.head(x), (torch.stack(hs), torch.stack(cs))
+
+    def _fused_lstm(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer ``[W_ih; W_hh]^T`` (E+H, 4H) and ``b_ih + b_hh``, cached until the
+        weights change (a new dtype, device or optimizer step)."""
+        params = list(self.rnn.parameters())
+        key = tuple((p.data_ptr(), p.dtype, p._version) for p in params)
+        if getattr(self, "_fused_key", None) != key:
+            rnn = self.rnn
+            self._fused = [
+                (torch.cat([getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")],
+                           dim=1).t().contiguous(),
+                 getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}"))
+                for k in range(self.config.layers)]
+            self._fused_key = key
+        return self._fused
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -186,8 +186,8 @@ class Generator:
             done |= choice == eos
             if bool(done.all()):
                 break
-            out, state = self.model(choice[:, None], state)  # (N, 1, V)
-            logits = out[:, -1].float()
+            logits, state = self.model.step(choice, state)  # (N, V)
+            logits = logits.float()
         start_tokens, _ = self._prompt(start)
         return [Sample(text=self.join(start_tokens + self.vocab.decode_tokens(ids)),
                        finished=bool(ids) and ids[-1] == eos,

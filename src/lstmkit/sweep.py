@@ -21,9 +21,9 @@ import math
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .errors import LstmkitError
 
@@ -172,16 +172,17 @@ def plot_sweep(rows: Sequence[SweepRow], param: str, out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, axis = plt.subplots(figsize=(6.5, 4))
+    fig, axis = plt.subplots(figsize=(7.5, 4))
     for row in rows:
         epochs, ppl = _validation_curve(Path(row.run))
         axis.plot(epochs, ppl, "o-", label=f"{param}={row.value:g}")
     axis.set_xlabel("epoch (passes over the training data)")
     axis.set_ylabel("validation perplexity")
-    axis.set_yscale("log")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.grid(alpha=0.3)
-    axis.legend()
+    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     _save(fig, out / "sweep-curves.png")
     plt.close(fig)

@@ -679,7 +679,8 @@ def _train(corpus, out: Path, model_settings, config: TrainConfig, clean: CleanC
                 save_model(out / "best", model, vocab, {**meta, "step": step, "epoch": epoch})
             return
         part = evaluate(model, data.val, device, amp, (dist.rank, dist.world))
-        result = EvalResult(*dist.sum([part.nll, part.tokens, part.chars], device))
+        nll, tokens, chars = dist.sum([part.nll, part.tokens, part.chars], device)
+        result = EvalResult(nll, int(tokens), chars)
         row.update(val_loss=result.loss, val_ppl=result.perplexity,
                    val_bits_per_char=result.bits_per_char)
         improved = result.loss < best

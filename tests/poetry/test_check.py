@@ -79,3 +79,23 @@ def test_expected_form_and_rhyme():
         check_poem(poem, form="sonnet")
     with pytest.raises(LstmkitError, match="empty"):
         check_poem("  ")
+
+
+def test_a_ci_is_read_as_the_tune_its_shape_follows():
+    # 晏殊《浣溪沙》: three 7-character lines, then a couplet joined by ，, then one more;
+    # every sentence-closing line rhymes, as the tune table (from the Song ci) punctuates it.
+    text = "一曲新词酒一杯。去年天气旧亭台。夕阳西下几时回？无可奈何花落去，似曾相识燕归来。小园香径独徘徊。"
+    result = check_poem(text)
+    assert result.form == "浣溪沙" and result.rhyme_group == "十灰"
+    assert result.ok, result.violations  # ci tones are not held; the 平 rhymes are
+    assert [char for _, char in result.rhymes] == ["杯", "台", "回", "来", "徊"]
+    assert format_report(result).startswith("form: 浣溪沙")
+    # Punctuated with ， after the first line, it is still read as the tune, and told apart.
+    comma = check_poem(text.replace("杯。", "杯，"))
+    assert comma.form == "浣溪沙" and [v.rule for v in comma.violations] == ["punctuation"]
+
+
+def test_a_shape_no_form_or_tune_has():
+    result = check_poem("一二三四五六七八九十。")
+    assert result.form is None and result.broken("shape")
+    assert "no 词牌 pattern" in result.violations[0].message

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..data.corpus import HAN
 from ..errors import LstmkitError
-from .forms import TONE_MODES, VerseForm, form_for_shape, get_form, tone_patterns
+from .forms import TONE_MODES, VerseForm, form_for_shape, get_form, tone_patterns, tunes
 from .prosody import PING, Prosody, default_prosody
 
 SENTENCE_END = "。？！"
@@ -45,6 +45,7 @@ class CheckResult:
     rhyme_group: str | None = None
     rhymes: list[tuple[int, str]] = field(default_factory=list)  # (1-based line, char)
     violations: list[Violation] = field(default_factory=list)
+    other_tunes: list[str] = field(default_factory=list)  # more 词牌 with the same shape
 
     def broken(self, rule: str) -> bool:
         return any(v.rule == rule for v in self.violations)
@@ -60,6 +61,7 @@ class CheckResult:
             "rhymes": [{"line": n, "char": c} for n, c in self.rhymes],
             "lines": [asdict(line) for line in self.lines],
             "violations": [asdict(v) for v in self.violations],
+            "other_tunes": self.other_tunes,
         }
 
 
@@ -89,7 +91,8 @@ def _shape(lines: list[Line], form: VerseForm | None, expected: VerseForm | None
         lengths = "/".join(str(len(line.text)) for line in lines)
         return [Violation("shape", None, None,
                           f"{len(lines)} lines of {lengths} characters fit no regulated form "
-                          "(4 or 8 lines of 5 or 7 characters)")]
+                          "(4 or 8 lines of 5 or 7 characters) and no 词牌 pattern "
+                          "(check a ci against its tune with --tune)")]
     if len(lines) != target.lines:
         problems.append(Violation("shape", None, None,
                                   f"{target.name} has {target.lines} lines, this has {len(lines)}"))
@@ -107,6 +110,19 @@ def _shape(lines: list[Line], form: VerseForm | None, expected: VerseForm | None
                 problems.append(Violation("character", number, position,
                                           f"'{char}' is not a Han character"))
     return problems
+
+
+def tunes_for_shape(lines: list[Line]) -> list[VerseForm]:
+    """The 词牌 whose pattern has these line lengths: those whose closing marks also match
+    first, then the tunes with more ci."""
+    lengths = tuple(len(line.text) for line in lines)
+
+    def marks_differ(form: VerseForm) -> int:
+        return sum(not line.mark or line.mark not in _ACCEPTED[mark]
+                   for line, mark in zip(lines, form.marks))
+
+    found = [t for t in tunes().values() if t.form.lengths == lengths]
+    return [t.form for t in sorted(found, key=lambda t: (marks_differ(t.form), -t.ci))]
 
 
 def rhyme_groups(prosody: Prosody, tone: str) -> list[str]:
@@ -146,12 +162,20 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
         expected = form
     else:
         expected = get_form(form, tune) if (form or tune) else None
+    other_tunes: list[str] = []
+    if expected is None and shape_form is None:
+        # No regulated shape: a ci whose lines and marks follow a tune exactly is read as
+        # that tune (the one with most ci when several share the shape).
+        matches = tunes_for_shape(lines)
+        if matches:
+            expected, other_tunes = matches[0], [t.name for t in matches[1:]]
     verse = expected or shape_form
     candidates = rhyme_groups(prosody, verse.rhyme_tone if verse else PING)
     if rhyme is not None and rhyme not in candidates:
         kind = "level-tone (平)" if (not verse or verse.rhyme_tone == PING) else "oblique-tone (仄)"
         raise LstmkitError(f"'{rhyme}' is not a {kind} 平水韵 group")
-    result = CheckResult(form=verse.name if verse else None, lines=lines)
+    result = CheckResult(form=verse.name if verse else None, lines=lines,
+                         other_tunes=other_tunes)
     result.violations.extend(_shape(lines, shape_form, expected))
     if result.violations or verse is None:
         return result
@@ -217,7 +241,8 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
 
 def format_report(result: CheckResult) -> str:
     """A human-readable explanation of ``check_poem``'s result."""
-    out = [f"form: {result.form or 'none of 五绝 七绝 五律 七律'}"
+    out = [f"form: {result.form or 'none of 五绝 七绝 五律 七律, and no 词牌 pattern'}"
+           + (f" (the same shape as {' '.join(result.other_tunes[:5])})" if result.other_tunes else "")
            + (f", pattern {result.pattern}" if result.pattern else "")
            + (f", rhyme group {result.rhyme_group}" if result.rhyme_group else "")]
     rhyming = {line for line, _ in result.rhymes}
