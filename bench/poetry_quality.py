@@ -11,7 +11,9 @@ settings) with the bundled model (or ``--model``) and reports:
   forms; ci are checked loose, as they are written: tune tone patterns are not derived);
 - the share of generated lines found verbatim among the corpus's lines;
 - the share of distinct lines among all generated lines;
-- the median and 90th-percentile wall time per poem (model already loaded).
+- the median and 90th-percentile wall time per poem (model already loaded);
+- with ``--batched N``, poems per second when N poems are asked for at once (one batch of
+  N x 4 candidate rows).
 
 Prints a Markdown table; ``--json FILE`` also saves the numbers.
 """
@@ -47,6 +49,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                         help="weights to write with, as lstmkit poem --precision")
+    parser.add_argument("--batched", type=int, default=0,
+                        help="also time N poems of each form written in one call")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
     if args.threads:
@@ -84,6 +88,12 @@ def main() -> None:
             "p90_ms": 1000 * statistics.quantiles(times, n=10)[-1],
             "example": texts[0],
         }
+        if args.batched:
+            started = time.perf_counter()
+            batch = write_poems(generator, request, args.batched, SampleConfig(seed=20_000))
+            seconds = time.perf_counter() - started
+            assert all(check_poem(p.text, form=form, tones=tones).ok for p in batch)
+            results[name]["batched_poems_per_s"] = len(batch) / seconds
         print(f"{name}: done", file=sys.stderr)
     print(f"model {args.model}, {args.n} poems per form, {dtype} weights, "
           f"torch threads {torch.get_num_threads()}\n")
@@ -93,6 +103,9 @@ def main() -> None:
         tones = f"{r['tones']:.1%}" if r["checked"] == "strict" else "not held"
         print(f"| {name} | {r['shape']:.1%} | {r['rhyme']:.1%} | {tones} | {r['all_rules']:.1%} "
               f"| {r['verbatim_lines']:.1%} | {r['distinct_lines']:.1%} | {r['median_ms']:.0f} | {r['p90_ms']:.0f} |")
+    if args.batched:
+        print(f"\nwritten {args.batched} at once: " + ", ".join(
+            f"{name} {r['batched_poems_per_s']:.1f} poems/s" for name, r in results.items()))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(results, ensure_ascii=False, indent=2), "utf-8")
 
