@@ -184,8 +184,9 @@ def test_stream_evaluation_equals_one_pass_over_each_stripe(tiny_model_dir):
     assert result.nll == pytest.approx(nll, rel=1e-5)
 
 
-def test_stream_resume_continues_with_the_same_next_losses(tmp_path):
-    settings = {"seq_len": 16, "batch_size": 4, "val_fraction": 0.1}
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_stream_resume_continues_with_the_same_next_losses(tmp_path, precision):
+    settings = {"seq_len": 16, "batch_size": 4, "val_fraction": 0.1, "precision": precision}
     straight = tmp_path / "straight"
     train(_play(), straight, TINY_MODEL, tiny_config(max_steps=9, **settings))
     split = tmp_path / "split"

@@ -557,7 +557,7 @@ def _state_tensors(state: State | None, prefix: str) -> dict[str, torch.Tensor]:
     if state is None:
         return {}
     parts = state if isinstance(state, tuple) else (state,)
-    return {f"{prefix}.{i}": part.float() for i, part in enumerate(parts)}
+    return {f"{prefix}.{i}": part.detach() for i, part in enumerate(parts)}  # dtype kept
 
 
 def _restore_state(tensors: dict[str, torch.Tensor], prefix: str, cell: str,
