@@ -225,6 +225,9 @@ def test_write_from_a_char_stream_model(stream_runs):
         assert "<" not in sample["text"]  # no <unk>, <eos> or <bos> written
     plain = run("write", "--model", stream_runs / "play" / "best", "--max-len", 30, "--seed", 3)
     assert plain.output.strip()  # no start text: the model begins as after a line break
+    odd = run("write", "--model", stream_runs / "play" / "best", "--start", "ANNA~", "--max-len", 5)
+    assert odd.stdout.startswith("ANNA~")  # the start is kept as typed, read as <unk>
+    assert odd.stderr.count("outside the vocabulary, read as <unk>: ~") == 1
 
 
 def test_write_from_a_word_model_joins_chinese_words(stream_runs):

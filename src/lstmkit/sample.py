@@ -135,10 +135,8 @@ class Generator:
             ids = [self.vocab.index.get("\n", self.vocab.unk_id)]
         return tokens, ids
 
-    @torch.inference_mode()
-    def prime(self, start: str, n: int) -> tuple[torch.Tensor, State]:
-        """Feed the prompt once; return next-token logits (n, V) and the state."""
-        _, ids = self._prompt(start)
+    def _prime(self, ids: list[int], n: int) -> tuple[torch.Tensor, State]:
+        """Feed the prompt ``ids`` once; return next-token logits (n, V) and the state."""
         prompt = torch.tensor([ids], device=self.device)  # (1, T)
         logits, state = self.model(prompt)
         return logits[:, -1].float().expand(n, -1), _expand(state, n)
@@ -163,7 +161,8 @@ class Generator:
             gen.seed()
         else:
             gen.manual_seed(config.seed)
-        logits, state = self.prime(start, n)
+        start_tokens, prompt_ids = self._prompt(start)  # tokenized (and warned about) once
+        logits, state = self._prime(prompt_ids, n)
         eos = self.vocab.eos_id
         generated: list[list[int]] = [[] for _ in range(n)]
         logprob = torch.zeros(n, dtype=torch.float64, device=self.device)
@@ -188,7 +187,6 @@ class Generator:
                 break
             logits, state = self.model.step(choice, state)  # (N, V)
             logits = logits.float()
-        start_tokens, _ = self._prompt(start)
         return [Sample(text=self.join(start_tokens + self.vocab.decode_tokens(ids)),
                        finished=bool(ids) and ids[-1] == eos,
                        logprob=float(lp), tokens=len(ids))

@@ -164,8 +164,8 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
         expected = get_form(form, tune) if (form or tune) else None
     other_tunes: list[str] = []
     if expected is None and shape_form is None:
-        # No regulated shape: a ci whose lines and marks follow a tune exactly is read as
-        # that tune (the one with most ci when several share the shape).
+        # No regulated shape: a ci whose line lengths follow a tune is read as that tune
+        # (matching closing marks first, then the tune with most ci).
         matches = tunes_for_shape(lines)
         if matches:
             expected, other_tunes = matches[0], [t.name for t in matches[1:]]
