@@ -14,7 +14,7 @@ and each runs in its own freshly spawned process, so peak memory is its own. Mea
 
 The lstmkit side is lstmkit's own ``LanguageModel`` (dropout and tied head as its
 defaults), ``PoemBatches`` (length-bucketed), AdamW, gradient clipping and bf16 autocast
-on CUDA, as ``lstmkit.train`` uses them. lstmkit plans its warm-up + cosine schedule over
+on CUDA, as ``lstmkit.core.loop`` uses them. lstmkit plans its warm-up + cosine schedule over
 ``--epochs``; here the same ``lr_at`` curve is laid over the time budget instead, so
 the run ends at the bottom of the schedule as a finished lstmkit run does.
 
@@ -53,7 +53,10 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.sample import Generator, SampleConfig
-from lstmkit.train import TrainConfig, autocast_dtype, evaluate, lr_at, train_step
+from lstmkit.core.device import autocast_dtype
+from lstmkit.core.loop import LoopConfig, lr_at, train_step
+from lstmkit.data.text import TextConfig
+from lstmkit.tasks.lm import batch_loss, evaluate
 
 REPO = Path(__file__).resolve().parent.parent
 SIDES = ("reference", "lstmkit")
@@ -66,12 +69,12 @@ SCHEDULE_STEPS, SCHEDULE_WARMUP = 1000, 50
 PROFILES = {
     "cuda": dict(embedding_size=512, hidden_size=512, layers=2, batch_size=64, seconds=120.0,
                  poems=None, val_poems=1000, gen_len=64, gen_poems=10, batch_poems=64,
-                 warmup_steps=5, val_fraction=TrainConfig.val_fraction,
-                 min_freq=TrainConfig.min_freq),
+                 warmup_steps=5, val_fraction=TextConfig.val_fraction,
+                 min_freq=TextConfig.min_freq),
     "cpu": dict(embedding_size=256, hidden_size=256, layers=2, batch_size=64, seconds=60.0,
                 poems=None, val_poems=500, gen_len=64, gen_poems=10, batch_poems=64,
-                warmup_steps=5, val_fraction=TrainConfig.val_fraction,
-                min_freq=TrainConfig.min_freq),
+                warmup_steps=5, val_fraction=TextConfig.val_fraction,
+                min_freq=TextConfig.min_freq),
     # Tiny everything: seconds of work, for the test and a smoke check.
     "quick": dict(embedding_size=32, hidden_size=32, layers=2, batch_size=4, seconds=1.5,
                   poems=300, val_poems=50, gen_len=16, gen_poems=3, batch_poems=8,
@@ -188,10 +191,14 @@ def median_seconds(write: Callable[[int], object], count: int) -> float:
     return statistics.median(times)
 
 
-def train_lstmkit(model: LanguageModel, batches: PoemBatches, config: TrainConfig,
+def train_lstmkit(model: LanguageModel, batches: PoemBatches, config: LoopConfig,
                   device: torch.device, settings: Settings) -> dict:
-    """lstmkit's training step (see ``lstmkit.train.train``) until the time budget is spent."""
+    """lstmkit's training step (see ``lstmkit.core.loop``) until the time budget is spent."""
     amp = autocast_dtype(config.precision, device)
+
+    def loss_of(net, batch, amp, state):
+        return batch_loss(net, batch, batches.pad_id, amp, state=state)
+
     schedule = replace(config, warmup_steps=SCHEDULE_WARMUP)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay,
@@ -207,7 +214,7 @@ def train_lstmkit(model: LanguageModel, batches: PoemBatches, config: TrainConfi
             batch = batches.collate(indices).to(device)
             progress = (time.perf_counter() - started) / settings.seconds
             lr = lr_at(int(progress * SCHEDULE_STEPS), SCHEDULE_STEPS, schedule)
-            loss, _ = train_step(model, optimizer, batch, batches.pad_id, lr, config.clip, amp)
+            loss, _ = train_step(loss_of, model, optimizer, batch, lr, config.clip, amp)
             loss_sum += loss  # read once at the end: no host sync per step
             step += 1
             tokens += batch.tokens
@@ -252,7 +259,7 @@ def measure_reference(settings: Settings, data: BenchData, vocab: Vocab,
 
 def measure_lstmkit(settings: Settings, data: BenchData, vocab: Vocab,
                     device: torch.device) -> dict:
-    config = TrainConfig(batch_size=settings.batch_size, seed=settings.seed)
+    config = LoopConfig(seed=settings.seed)
     model = LanguageModel(ModelConfig(vocab_size=len(vocab),
                                       embedding_size=settings.embedding_size,
                                       hidden_size=settings.hidden_size,

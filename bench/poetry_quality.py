@@ -29,13 +29,13 @@ from pathlib import Path
 
 import torch
 
-from lstmkit.checkpoint import load_model
-from lstmkit.cli import BUNDLED, bundled_model_dir
+from lstmkit.bundled import BUNDLED, bundled_model_dir
 from lstmkit.data.corpus import load_poems
 from lstmkit.poetry.check import check_poem, split_lines
-from lstmkit.poetry.constraint import PoemRequest, write_poems
+from lstmkit.poetry.request import PoemRequest, write_poems
 from lstmkit.poetry.forms import FORMS, get_form
 from lstmkit.sample import Generator, SampleConfig, writing_dtype
+from lstmkit.tasks.lm import load_model
 
 
 def main() -> None:

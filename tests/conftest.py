@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lstmkit.train import TrainConfig, train
+from lstmkit.tasks.lm import split_settings, train
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -14,11 +14,13 @@ TINY_MODEL = {"embedding_size": 16, "hidden_size": 24, "layers": 2, "dropout": 0
               "tie_weights": False}
 
 
-def tiny_config(**overrides) -> TrainConfig:
+def tiny_config(**overrides) -> dict:
+    """``train``'s data and loop settings for a run of seconds; ``overrides`` are flat."""
     values = {"epochs": 3, "batch_size": 4, "lr": 1e-2, "warmup_steps": 2, "val_fraction": 0.2,
               "min_freq": 1, "log_every": 1, "device": "cpu", "patience": 0}
     values.update(overrides)
-    return TrainConfig(**values)
+    settings = split_settings(values)
+    return {"data": settings["data"], "loop": settings["loop"]}
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +37,7 @@ def poems_path() -> Path:
 def tiny_run(tmp_path_factory) -> Path:
     """A run folder (best/, last/, metrics.jsonl, curves.png) trained on the fixture poems."""
     out = tmp_path_factory.mktemp("run") / "tiny"
-    train(FIXTURES / "poems.jsonl", out, TINY_MODEL, tiny_config(epochs=8))
+    train(FIXTURES / "poems.jsonl", out, TINY_MODEL, **tiny_config(epochs=8))
     return out
 
 

@@ -71,3 +71,24 @@ def test_stream_epochs_shift_the_windows_and_shards_split_the_stripes():
     rank1 = batches.collate(batches.plan(0, 1, 2)[0]).inputs[:, 0].tolist()
     assert rank0 + rank1 == [0, 249, 498, 747]  # four stripes, two per process
     assert len(batches.plan(0, 0, 2)) == len(batches.plan(0, 1, 2)) == batches.steps(2)
+
+
+def test_array_batches_cover_every_example_once_per_epoch_and_shard():
+    from lstmkit.data.batching import ArrayBatches
+
+    inputs = torch.arange(10 * 4 * 2, dtype=torch.float).reshape(10, 4, 2)
+    targets = torch.arange(10)
+    lengths = torch.tensor([4, 1, 2, 3, 4, 4, 2, 1, 3, 4])
+    batches = ArrayBatches(inputs, targets, 3, lengths=lengths, seed=1)
+    assert len(batches) == 4 and batches.steps(2) == 2 and batches.tokens == int(lengths.sum())
+    first, second = batches.plan(0), batches.plan(1)
+    assert sorted(i for b in first for i in b) == list(range(10)) and first != second
+    assert batches.plan(0) == first  # the same plan on a resumed run
+    assert batches.plan(0, 1, 2) == first[1::2]
+    batch = batches.collate(first[0])
+    assert batch.inputs.shape[1] == int(lengths[first[0]].max())  # cut to the longest
+    assert torch.equal(batch.targets, targets[first[0]])
+    assert batch.tokens == int(lengths[first[0]].sum()) and not batch.carry
+    fixed = ArrayBatches(inputs, targets, 4, shuffle=False)
+    assert fixed.plan(3) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert fixed.collate([0, 1]).tokens == 8 and fixed.collate([0]).lengths is None

@@ -6,8 +6,9 @@ import pytest
 
 from click.testing import CliRunner
 
-from lstmkit.checkpoint import load_model
-from lstmkit.cli import bundled_model_dir, main
+from lstmkit.tasks.lm import load_model
+from lstmkit.bundled import bundled_model_dir
+from lstmkit.cli import main
 from lstmkit.poetry.check import check_poem
 
 from conftest import FIXTURES

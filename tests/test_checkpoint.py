@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from lstmkit.checkpoint import load_model, save_model
+from lstmkit.tasks.lm import load_model, save_model
 from lstmkit.errors import CheckpointError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.data.vocab import Vocab
@@ -52,7 +52,7 @@ def test_a_failed_save_keeps_the_old_checkpoint(saved, monkeypatch):
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("lstmkit.checkpoint.save_file", explode)
+    monkeypatch.setattr("lstmkit.core.checkpoint.save_file", explode)
     with pytest.raises(OSError):
         save_model(folder, model, vocab, {"note": "broken"})
     assert json.loads((folder / "config.json").read_text())["note"] == "test"

@@ -49,7 +49,7 @@ def test_config_file_fills_options_and_the_command_line_wins(tmp_path):
         "--hidden-size", 10, "-q")
     meta = json.loads((out / "best" / "config.json").read_text())
     assert meta["model"]["hidden_size"] == 10 and meta["model"]["embedding_size"] == 6
-    assert meta["train"]["batch_size"] == 8
+    assert meta["data"]["batch_size"] == 8 and meta["loop"]["epochs"] == 1
 
 
 def test_unknown_config_key(tmp_path):
@@ -129,7 +129,7 @@ def verse_model_dir(tmp_path_factory):
     """An untrained model over every character of the rhyme table (see poetry tests)."""
     import torch
 
-    from lstmkit.checkpoint import save_model
+    from lstmkit.tasks.lm import save_model
     from lstmkit.data.vocab import Vocab
     from lstmkit.model import LanguageModel, ModelConfig
     from lstmkit.poetry.prosody import default_prosody
@@ -246,7 +246,7 @@ def test_eval_a_stream_model(stream_runs):
         assert values["unit"] == unit and values["tokens"] > 0
         meta = json.loads((stream_runs / name / "best" / "config.json").read_text())
         # The same held-out tail as during training, so the same score (batching aside).
-        assert values["perplexity"] == pytest.approx(meta["val_perplexity"], rel=0.05)
+        assert values["perplexity"] == pytest.approx(meta["val_ppl"], rel=0.05)
     words = json.loads(run("eval", "--corpus", FIXTURES / "novel.txt", "--model",
                            stream_runs / "novel" / "best", "--split", "val", "--json").stdout)
     assert words["bits_per_char"] < words["loss"] / 0.693  # a word holds more than one character

@@ -76,3 +76,40 @@ def test_fused_step_weights_follow_training():
         expected, _ = model(tokens[:, None], state)
     assert not torch.allclose(before, after)
     assert torch.allclose(after, expected[:, 0], atol=1e-6)
+
+
+def _sequences():
+    torch.manual_seed(0)
+    x = torch.randn(3, 6, 2)
+    lengths = torch.tensor([6, 2, 4])
+    return x, lengths
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_sequence_model_ignores_padding(cell, bidirectional, pooling):
+    from lstmkit.model import SequenceConfig, SequenceModel
+
+    model = SequenceModel(SequenceConfig(input_size=2, output_size=5, cell=cell, hidden_size=4,
+                                         layers=2, bidirectional=bidirectional,
+                                         pooling=pooling)).eval()
+    x, lengths = _sequences()
+    batched = model(x, lengths)
+    assert batched.shape == (3, 5)
+    noisy = x.clone()
+    for row, n in enumerate(lengths):
+        noisy[row, n:] = 1e3  # whatever stands in the padding must not matter
+    torch.testing.assert_close(model(noisy, lengths), batched)
+    for row, n in enumerate(lengths):  # the same as each sequence alone, unpadded
+        torch.testing.assert_close(model(x[row:row + 1, :n]), batched[row:row + 1],
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_sequence_config_errors():
+    from lstmkit.model import SequenceConfig
+
+    with pytest.raises(LstmkitError, match="pooling must be one of"):
+        SequenceConfig(input_size=1, output_size=1, pooling="max")
+    with pytest.raises(LstmkitError, match="input_size must be at least 1"):
+        SequenceConfig(input_size=0, output_size=1)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lstmkit.checkpoint import load_model
+from lstmkit.tasks.lm import load_model
 from lstmkit.errors import LstmkitError, VocabError
 from lstmkit.sample import Generator, SampleConfig, filter_logits, poem_lines
 

@@ -5,11 +5,12 @@ import pytest
 import torch
 from conftest import FIXTURES, TINY_MODEL, tiny_config
 
-from lstmkit.checkpoint import load_model
+from lstmkit.core.loop import LoopConfig, lr_at
 from lstmkit.data.batching import PoemBatches, encode_poems
 from lstmkit.data.corpus import load_poems
+from lstmkit.data.text import TextConfig
 from lstmkit.errors import CheckpointError, LstmkitError
-from lstmkit.train import TrainConfig, evaluate, lr_at, train
+from lstmkit.tasks.lm import evaluate, load_model, train
 
 
 def _steps(run):
@@ -31,7 +32,7 @@ def test_training_lowers_the_loss_and_writes_the_run(tiny_run):
     assert [e["epoch"] for e in epochs] == list(range(1, 9))
     best = min(epochs, key=lambda e: e["val_loss"])
     meta = json.loads((tiny_run / "best" / "config.json").read_text())
-    assert meta["val_perplexity"] == pytest.approx(best["val_ppl"])
+    assert meta["val_ppl"] == pytest.approx(best["val_ppl"])
 
 
 def test_evaluate_matches_a_hand_computed_perplexity(tiny_model_dir, poems_path):
@@ -53,13 +54,13 @@ def test_evaluate_matches_a_hand_computed_perplexity(tiny_model_dir, poems_path)
 
 def test_resume_continues_with_the_same_next_losses(tmp_path, poems_path):
     straight = tmp_path / "straight"
-    train(poems_path, straight, TINY_MODEL, tiny_config(max_steps=9))
+    train(poems_path, straight, TINY_MODEL, **tiny_config(max_steps=9))
     split = tmp_path / "split"
     # 4 batches an epoch: step 6 is inside epoch 2, after one validation and best/ save.
-    train(poems_path, split, TINY_MODEL, tiny_config(max_steps=6))
+    train(poems_path, split, TINY_MODEL, **tiny_config(max_steps=6))
     state = json.loads((split / "last" / "trainer.json").read_text())
     assert (state["step"], state["epoch"], state["batch_index"]) == (6, 1, 2)
-    summary = train(poems_path, split, TINY_MODEL, tiny_config(max_steps=9), resume=True)
+    summary = train(poems_path, split, TINY_MODEL, **tiny_config(max_steps=9), resume=True)
     assert summary["step"] == 9
     expected = [(r["step"], r["loss"]) for r in _steps(straight)]
     got = [(r["step"], r["loss"]) for r in _steps(split)]
@@ -69,17 +70,17 @@ def test_resume_continues_with_the_same_next_losses(tmp_path, poems_path):
 
 
 def test_resuming_on_a_changed_corpus_warns(tmp_path, poems_path, caplog):
-    train(poems_path, tmp_path / "r", TINY_MODEL, tiny_config(max_steps=2))
+    train(poems_path, tmp_path / "r", TINY_MODEL, **tiny_config(max_steps=2))
     fewer = tmp_path / "fewer.jsonl"
     fewer.write_text("".join(poems_path.read_text("utf-8").splitlines(True)[:-1]), "utf-8")
-    train(fewer, tmp_path / "r", TINY_MODEL, tiny_config(max_steps=3), resume=True)
+    train(fewer, tmp_path / "r", TINY_MODEL, **tiny_config(max_steps=3), resume=True)
     assert "differs from the one this run started on" in caplog.text
 
 
 def test_seeded_cpu_training_is_reproducible(tmp_path, poems_path):
     runs = []
     for name in ("a", "b"):
-        train(poems_path, tmp_path / name, TINY_MODEL, tiny_config(epochs=1, seed=5))
+        train(poems_path, tmp_path / name, TINY_MODEL, **tiny_config(epochs=1, seed=5))
         runs.append([r["loss"] for r in _steps(tmp_path / name)])
     assert runs[0] == runs[1]
 
@@ -87,41 +88,43 @@ def test_seeded_cpu_training_is_reproducible(tmp_path, poems_path):
 def test_early_stopping(tmp_path, poems_path):
     # A learning rate this small barely moves: validation stops improving at once.
     summary = train(poems_path, tmp_path / "r", TINY_MODEL,
-                    tiny_config(epochs=20, lr=1e-9, warmup_steps=0, patience=2))
+                    **tiny_config(epochs=20, lr=1e-9, warmup_steps=0, patience=2))
     assert summary["stopped"].startswith("no better validation score")
     assert summary["epoch"] < 20
 
 
 def test_refuses_to_overwrite_or_resume_nothing(tmp_path, poems_path, tiny_run):
     with pytest.raises(LstmkitError, match="already holds a run"):
-        train(poems_path, tiny_run, TINY_MODEL, tiny_config())
+        train(poems_path, tiny_run, TINY_MODEL, **tiny_config())
     with pytest.raises(CheckpointError, match="nothing to resume"):
-        train(poems_path, tmp_path / "empty", TINY_MODEL, tiny_config(), resume=True)
+        train(poems_path, tmp_path / "empty", TINY_MODEL, **tiny_config(), resume=True)
 
 
 def test_bf16_autocast_on_cpu(tmp_path, poems_path):
     summary = train(poems_path, tmp_path / "bf16", TINY_MODEL,
-                    tiny_config(epochs=1, precision="bf16"))
+                    **tiny_config(epochs=1, precision="bf16"))
     assert math.isfinite(summary["best_val_ppl"])
 
 
 def test_schedule_warms_up_then_decays():
-    config = TrainConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    config = LoopConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
     lrs = [lr_at(step, 110, config) for step in range(111)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     assert lrs[110] == pytest.approx(0.1)
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"epochs": 0}, "epochs must be at least 1"),
-    ({"lr": 0}, "lr must be positive"),
-    ({"val_fraction": 1.0}, "val_fraction must be in"),
-    ({"precision": "fp8"}, "precision must be"),
+@pytest.mark.parametrize("config, settings, message", [
+    (LoopConfig, {"epochs": 0}, "epochs must be at least 1"),
+    (LoopConfig, {"lr": 0}, "lr must be positive"),
+    (LoopConfig, {"lr": float("nan")}, "lr must be a finite number"),
+    (LoopConfig, {"weight_decay": float("inf")}, "weight_decay must be a finite number"),
+    (TextConfig, {"val_fraction": 1.0}, "val_fraction must be in"),
+    (LoopConfig, {"precision": "fp8"}, "precision must be"),
 ])
-def test_bad_train_settings(settings, message):
+def test_bad_train_settings(config, settings, message):
     with pytest.raises(LstmkitError, match=message):
-        TrainConfig(**settings)
+        config(**settings)
 
 
 def _play():
@@ -130,10 +133,10 @@ def _play():
 
 def test_plain_text_trains_as_a_stream(tmp_path):
     out = tmp_path / "stream"
-    summary = train(_play(), out, TINY_MODEL, tiny_config(epochs=2, seq_len=16, val_fraction=0.1))
+    summary = train(_play(), out, TINY_MODEL, **tiny_config(epochs=2, seq_len=16, val_fraction=0.1))
     meta = json.loads((out / "best" / "config.json").read_text())
-    assert meta["mode"] == "stream" and meta["train"]["mode"] == "stream"
-    assert meta["level"] == "char" and "\n" in json.loads((out / "best" / "vocab.json").read_text())["tokens"]
+    assert meta["task"] == "lm" and meta["data"]["mode"] == "stream"
+    assert meta["data"]["level"] == "char" and "\n" in json.loads((out / "best" / "vocab.json").read_text())["tokens"]
     epochs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()
               if json.loads(l)["kind"] == "epoch"]
     assert len(epochs) == 2 and epochs[1]["val_loss"] < epochs[0]["val_loss"]
@@ -156,7 +159,7 @@ def test_stream_training_carries_the_state_between_windows(tmp_path, monkeypatch
         return logits, new
 
     monkeypatch.setattr(LanguageModel, "forward", spy)
-    train(_play(), tmp_path / "r", TINY_MODEL, tiny_config(epochs=1, seq_len=16, batch_size=4,
+    train(_play(), tmp_path / "r", TINY_MODEL, **tiny_config(epochs=1, seq_len=16, batch_size=4,
                                                            val_fraction=0.1))
     assert calls[0][0] is None  # an epoch starts from a zero state
     assert len(calls) > 5
@@ -188,19 +191,19 @@ def test_stream_evaluation_equals_one_pass_over_each_stripe(tiny_model_dir):
 def test_stream_resume_continues_with_the_same_next_losses(tmp_path, precision):
     settings = {"seq_len": 16, "batch_size": 4, "val_fraction": 0.1, "precision": precision}
     straight = tmp_path / "straight"
-    train(_play(), straight, TINY_MODEL, tiny_config(max_steps=9, **settings))
+    train(_play(), straight, TINY_MODEL, **tiny_config(max_steps=9, **settings))
     split = tmp_path / "split"
-    train(_play(), split, TINY_MODEL, tiny_config(max_steps=4, **settings))
+    train(_play(), split, TINY_MODEL, **tiny_config(max_steps=4, **settings))
     state = json.loads((split / "last" / "trainer.json").read_text())
     assert state["batch_index"] == 4  # stopped inside the epoch, with a state to carry
-    train(_play(), split, TINY_MODEL, tiny_config(max_steps=9, **settings), resume=True)
+    train(_play(), split, TINY_MODEL, **tiny_config(max_steps=9, **settings), resume=True)
     expected = [r["loss"] for r in _steps(straight)]
     got = [r["loss"] for r in _steps(split)]
     assert got == pytest.approx(expected, rel=0, abs=1e-6)
 
 
 def test_token_budget_ends_with_a_validation(tmp_path, poems_path):
-    summary = train(poems_path, tmp_path / "r", TINY_MODEL, tiny_config(epochs=5, max_tokens=400))
+    summary = train(poems_path, tmp_path / "r", TINY_MODEL, **tiny_config(epochs=5, max_tokens=400))
     rows = [json.loads(l) for l in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert summary["stopped"] == "spent max_tokens=400"
     assert 400 <= summary["tokens"] < 400 + 4 * 60  # whole steps of about 4 poems
@@ -212,9 +215,9 @@ def test_word_level_stream(tmp_path, monkeypatch):
     monkeypatch.setattr("lstmkit.data.segment._CACHE_MIN_CHARS", 0)  # cache even this small text
     out = tmp_path / "words"
     train(FIXTURES / "novel.txt", out, TINY_MODEL,
-          tiny_config(epochs=1, level="word", seq_len=8, val_fraction=0.1))
+          **tiny_config(epochs=1, level="word", seq_len=8, val_fraction=0.1))
     tokens = json.loads((out / "best" / "vocab.json").read_text())["tokens"]
     assert "曹操" in tokens or "天下" in tokens  # words, not characters
     meta = json.loads((out / "best" / "config.json").read_text())
-    assert meta["level"] == "word"
+    assert meta["data"]["level"] == "word"
     assert list((tmp_path / "cache").rglob("*"))  # the segmentation was cached

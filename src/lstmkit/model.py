@@ -1,8 +1,12 @@
-"""The language model: embedding -> N-layer LSTM / GRU / RNN -> linear head.
+"""The recurrent models: one cell switch (LSTM / GRU / RNN) under two heads.
 
-One class serves all three cells (``ModelConfig.cell``). ``forward`` takes the
-recurrent state and returns the new one, so sampling feeds one token per step and
-training can carry state across windows.
+``LanguageModel``: embedding -> N-layer recurrent net -> linear head over the vocabulary,
+one prediction per step. ``forward`` takes the recurrent state and returns the new one, so
+sampling feeds one token per step and training can carry state across windows.
+
+``SequenceModel``: vectors per time step -> recurrent net (optionally bidirectional) ->
+one summary per sequence (the final state, or the mean over its steps) -> linear head.
+Forecasting reads the head as horizon x quantiles, classification as class scores.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .errors import LstmkitError
 
@@ -126,3 +131,78 @@ class LanguageModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+POOLINGS = ("last", "mean")
+
+
+@dataclass(frozen=True)
+class SequenceConfig:
+    input_size: int  # numbers per time step
+    output_size: int  # numbers per sequence the head produces
+    cell: str = "lstm"
+    hidden_size: int = 64
+    layers: int = 1
+    dropout: float = 0.0
+    bidirectional: bool = False
+    pooling: str = "last"  # last: the final state; mean: the mean of the outputs over the steps
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise LstmkitError(f"unknown cell '{self.cell}' (choose from {', '.join(CELLS)})")
+        for name in ("input_size", "output_size", "hidden_size", "layers"):
+            if getattr(self, name) < 1:
+                raise LstmkitError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise LstmkitError(f"dropout must be in [0, 1) (got {self.dropout})")
+        if self.pooling not in POOLINGS:
+            raise LstmkitError(f"pooling must be one of {', '.join(POOLINGS)} (got '{self.pooling}')")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "SequenceConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise LstmkitError(f"unknown model setting(s): {', '.join(unknown)}")
+        return cls(**values)
+
+
+class SequenceModel(nn.Module):
+    """Reads a sequence of vectors and returns ``output_size`` numbers for it."""
+
+    def __init__(self, config: SequenceConfig):
+        super().__init__()
+        self.config = config
+        self.rnn = CELLS[config.cell](
+            config.input_size, config.hidden_size, config.layers, batch_first=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+            bidirectional=config.bidirectional)
+        self.drop = nn.Dropout(config.dropout)
+        directions = 2 if config.bidirectional else 1
+        self.head = nn.Linear(directions * config.hidden_size, config.output_size)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` (B, T, F), padded after each sequence's ``lengths`` (B,) steps if given
+        -> (B, output_size). Padding never reaches the state: the batch is packed."""
+        if lengths is None:
+            out, state = self.rnn(x)  # (B, T, D*H)
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, state = self.rnn(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        if self.config.pooling == "mean":
+            if lengths is None:
+                summary = out.mean(dim=1)
+            else:
+                steps = torch.arange(x.shape[1], device=x.device)[None, :, None]  # (1, T, 1)
+                valid = steps < lengths.to(x.device)[:, None, None]  # (B, T, 1)
+                summary = (out * valid).sum(dim=1) / lengths.to(out)[:, None]
+        else:
+            h = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
+            # The last layer's final state; a bidirectional net joins both directions'.
+            summary = (torch.cat([h[-2], h[-1]], dim=1) if self.config.bidirectional
+                       else h[-1])  # (B, D*H)
+        return self.head(self.drop(summary))

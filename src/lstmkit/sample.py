@@ -118,8 +118,8 @@ class Generator:
     @classmethod
     def for_model(cls, loaded) -> "Generator":
         """A generator for a loaded checkpoint, tokenizing as its training did."""
-        return cls(loaded.model, loaded.vocab, loaded.meta.get("level", "char"),
-                   loaded.meta.get("mode", "poems"))
+        config = loaded.text_config
+        return cls(loaded.model, loaded.vocab, config.level, config.mode)
 
     def _prompt(self, start: str) -> tuple[list[str], list[int]]:
         """The start text's tokens and the ids fed for them."""

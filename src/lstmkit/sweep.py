@@ -1,8 +1,8 @@
 """The sweep: one training run per value of a setting, with the same token budget, then a
 table and plots of what the setting does to quality, speed and memory.
 
-Each run is a separate ``lstmkit train`` process in ``out/<param>=<value>/``, so its peak
-memory is its own and a failed run does not take the others down. A value whose folder
+Each run is ``tasks.lm.train`` in a process of its own, in ``out/<param>=<value>/``, so its
+peak memory is its own and a crash does not take the others down. A value whose folder
 already holds a finished run (``summary.json``) is read instead of trained again, so an
 interrupted sweep continues where it stopped.
 
@@ -18,13 +18,15 @@ import csv
 import json
 import logging
 import math
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
+from .core.plot import pyplot, save_figure
 from .errors import LstmkitError
 
 log = logging.getLogger(__name__)
@@ -76,24 +78,22 @@ def parse_values(param: str, text: str) -> list:
     return values
 
 
-def _option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def run_sweep(corpus: str | Path, out: str | Path, param: str, values: Sequence,
-              train_args: Sequence[str] = (), tokens: int = 0,
+              settings: dict | None = None, tokens: int = 0, fmt: str = "auto",
               on_event: Callable[[dict], None] | None = None) -> list[SweepRow]:
-    """Train one model per value (``train_args`` go to every ``lstmkit train``), then write
-    the table and plots into ``out``; return the rows in the order of ``values``."""
+    """Train one model per value (``settings`` are every run's flat settings, as
+    ``tasks.lm.split_settings`` takes them), then write the table and plots into ``out``;
+    return the rows in the order of ``values``."""
+    from .tasks.lm import split_settings
+
     emit = on_event or (lambda event: None)
     if param not in SWEEPABLE:
         raise LstmkitError(f"cannot sweep '{param}' (choose from {', '.join(SWEEPABLE)})")
-    flag = _option(param)
-    reserved = {flag, "--corpus", "--out", "--resume", "--max-tokens"}
-    clash = sorted(a.split("=")[0] for a in train_args if a.split("=")[0] in reserved)
-    if clash:
-        raise LstmkitError(f"{', '.join(clash)} cannot be passed to a sweep's runs "
-                           f"(the sweep sets {flag}, --corpus, --out and --max-tokens itself)")
+    settings = dict(settings or {})
+    if tokens:
+        settings["max_tokens"] = tokens
+    for value in values:
+        split_settings({**settings, param: value})  # every run's settings are valid before any runs
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -105,17 +105,9 @@ def run_sweep(corpus: str | Path, out: str | Path, param: str, values: Sequence,
         if summary_path.is_file() and json.loads(summary_path.read_text()).get("wall_s"):
             log.info("%s=%g: reusing the finished run in %s", param, value, run)
         else:
-            command = [sys.executable, "-m", "lstmkit", "train", "--corpus", str(corpus),
-                       "--out", str(run), flag, str(value), *train_args]
-            if tokens:
-                command += ["--max-tokens", str(tokens)]
-            if (run / "last").is_dir():  # a run cut short by an earlier sweep: go on with it
-                command.append("--resume")
             started = time.monotonic()
-            done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-            if done.returncode != 0:
-                raise LstmkitError(f"the run for {param}={value:g} failed (exit status "
-                                   f"{done.returncode}); its messages are above, its folder is {run}")
+            # A run cut short by an earlier sweep goes on where it stopped.
+            _train_apart(corpus, run, {**settings, param: value}, fmt, (run / "last").is_dir())
             summary = json.loads(summary_path.read_text())
             summary["wall_s"] = time.monotonic() - started
             summary_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -124,6 +116,24 @@ def run_sweep(corpus: str | Path, out: str | Path, param: str, values: Sequence,
     write_table(rows, param, out)
     plot_sweep(rows, param, out)
     return rows
+
+
+def _train_apart(corpus, run: Path, settings: dict, fmt: str, resume: bool) -> None:
+    """``tasks.lm.train`` in a fresh process, so each run's peak memory is its own and a
+    crash takes only that run down."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        try:
+            pool.submit(_train_one, str(corpus), str(run), settings, fmt, resume).result()
+        except LstmkitError as exc:
+            raise LstmkitError(f"the run in {run} failed: {exc}") from None
+        except BrokenProcessPool as exc:
+            raise LstmkitError(f"the run in {run} died ({exc}); its folder is kept") from exc
+
+
+def _train_one(corpus: str, run: str, settings: dict, fmt: str, resume: bool) -> None:
+    from .tasks.lm import split_settings, train
+
+    train(corpus, run, **split_settings(settings), fmt=fmt, resume=resume)
 
 
 def _row(value, run: Path) -> SweepRow:
@@ -168,11 +178,9 @@ def _validation_curve(run: Path) -> tuple[list[float], list[float]]:
 
 
 def plot_sweep(rows: Sequence[SweepRow], param: str, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
 
     fig, axis = plt.subplots(figsize=(7.5, 4))
     for row in rows:
@@ -184,8 +192,7 @@ def plot_sweep(rows: Sequence[SweepRow], param: str, out: Path) -> None:
     axis.grid(alpha=0.3)
     axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
-    _save(fig, out / "sweep-curves.png")
-    plt.close(fig)
+    save_figure(fig, out / "sweep-curves.png")
 
     xs = [row.value for row in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
@@ -201,11 +208,4 @@ def plot_sweep(rows: Sequence[SweepRow], param: str, out: Path) -> None:
             axis.set_xscale("log", base=2)
             axis.set_xticks(xs, [f"{x:g}" for x in xs])
     fig.tight_layout()
-    _save(fig, out / "sweep-summary.png")
-    plt.close(fig)
-
-
-def _save(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    tmp.replace(path)
+    save_figure(fig, out / "sweep-summary.png")

@@ -5,7 +5,8 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.poetry.check import check_poem, format_report
-from lstmkit.poetry.constraint import FormConstraint, PoemRequest, write_poems
+from lstmkit.poetry.constraint import FormConstraint
+from lstmkit.poetry.request import PoemRequest, write_poems
 from lstmkit.poetry.forms import FORMS, get_form
 from lstmkit.poetry.prosody import default_prosody
 from lstmkit.sample import Generator, SampleConfig

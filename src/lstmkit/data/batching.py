@@ -11,7 +11,11 @@ is a pure function of ``(seed, epoch)``: a resumed run sees the same batches.
 read side by side in windows of ``seq_len`` tokens; the recurrent state at the end of
 window k of a stripe is where window k+1 of that stripe starts (``Batch.carry``).
 
-Both share one interface: ``steps(world)`` batches per epoch for each of ``world``
+``ArrayBatches``: examples already cut into tensors (windows of a series, sequences of
+vectors) with a target each, shuffled per epoch; variable-length sequences carry their
+lengths so the model can pack them.
+
+All share one interface: ``steps(world)`` batches per epoch for each of ``world``
 processes, ``plan(epoch, rank, world)`` the keys of one process's batches, and
 ``collate(key)`` the batch of a key.
 """
@@ -195,3 +199,72 @@ class StreamBatches:
         chunk = self.stream[positions]
         return Batch(chunk[:, :-1], chunk[:, 1:], b * t, b * t * self.chars_per_token,
                      carry=window > 0)
+
+
+@dataclass(frozen=True)
+class ArrayBatch:
+    inputs: torch.Tensor  # (B, T, F) values per time step, padded after each length
+    targets: torch.Tensor  # (B, ...) what to predict for each example
+    lengths: torch.Tensor | None  # (B,) real time steps, or None when all are T
+    tokens: int  # real time steps read
+    carry: bool = False  # examples are independent: no state crosses batches
+
+    def to(self, device: torch.device | str) -> "ArrayBatch":
+        return ArrayBatch(self.inputs.to(device, non_blocking=True),
+                          self.targets.to(device, non_blocking=True),
+                          None if self.lengths is None else self.lengths.to(device),
+                          self.tokens)
+
+
+class ArrayBatches:
+    """Batches of ``batch_size`` examples of ``inputs`` (N, T, F) and ``targets`` (N, ...),
+    in a seeded order per epoch when ``shuffle`` (see the module docstring)."""
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int,
+                 lengths: torch.Tensor | None = None, shuffle: bool = True, seed: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
+        if len(inputs) != len(targets) or (lengths is not None and len(lengths) != len(inputs)):
+            raise ValueError("inputs, targets and lengths must have one row per example")
+        self.inputs, self.targets, self.lengths = inputs, targets, lengths
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return -(-len(self.inputs) // self.batch_size)
+
+    @property
+    def examples(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def tokens(self) -> int:
+        if self.lengths is None:
+            return len(self.inputs) * self.inputs.shape[1]
+        return int(self.lengths.sum())
+
+    def steps(self, world: int = 1) -> int:
+        return len(self) // world
+
+    def plan(self, epoch: int = 0, rank: int = 0, world: int = 1) -> list[list[int]]:
+        """Process ``rank``'s batches of ``epoch`` as lists of example indices."""
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            order = torch.randperm(len(self.inputs), generator=gen).tolist()
+        else:
+            order = list(range(len(self.inputs)))
+        size = self.batch_size
+        return [order[i:i + size] for i in range(0, len(order), size)][rank::world]
+
+    def fingerprint(self) -> str:
+        return _digest([self.inputs.contiguous(), self.targets.contiguous()])
+
+    def collate(self, indices: list[int]) -> ArrayBatch:
+        index = torch.tensor(indices, dtype=torch.long)
+        lengths = None if self.lengths is None else self.lengths[index]
+        inputs = self.inputs[index]
+        if lengths is not None:
+            inputs = inputs[:, :int(lengths.max())]  # no step past the longest of this batch
+        tokens = inputs.shape[0] * inputs.shape[1] if lengths is None else int(lengths.sum())
+        return ArrayBatch(inputs, self.targets[index], lengths, tokens)

@@ -7,7 +7,7 @@ masks logits, temperature, top-k and top-p sampling all obey it. The rules are t
 ``check.check_poem``, so a poem that completes under the mask passes the checker.
 
 A row whose mask empties (a dead end: no known character fits) is sent to ``<eos>`` and
-reported as incomplete; ``write_poems`` draws more rows within a fixed budget.
+reported as incomplete; ``poetry.request.write_poems`` draws more rows within a fixed budget.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import torch
 from ..data.corpus import HAN
 from ..data.vocab import Vocab
 from ..errors import LstmkitError
-from ..sample import Generator, Sample, SampleConfig
-from .check import check_poem, rhyme_groups
+from .check import rhyme_groups
 from .forms import TONE_MODES, TonePattern, VerseForm, tone_patterns
 from .prosody import PING, ZE, Prosody, default_prosody
 
@@ -259,41 +258,3 @@ class FormConstraint:
         """Tokens a whole poem takes after the opening, <eos> included."""
         total = sum(self.form.lengths) + self.form.lines + 1
         return total - len(self.start)
-
-
-@dataclass(frozen=True)
-class PoemRequest:
-    form: VerseForm
-    tones: str = "strict"
-    rhyme: str | None = None
-    acrostic: str | None = None
-    start: str = ""
-    candidates: int = 4  # rows drawn per poem wanted; the most likely are kept
-    rounds: int = 4  # batches at most before giving up
-
-
-def write_poems(generator: Generator, request: PoemRequest, n: int,
-                config: SampleConfig = SampleConfig()) -> list[Sample]:
-    """``n`` distinct poems in ``request.form``, each passing ``check_poem``, most likely first."""
-    kept: dict[str, Sample] = {}
-    for round_ in range(request.rounds):
-        constraint = FormConstraint(generator.vocab, request.form, request.tones, request.rhyme,
-                                    request.acrostic, request.start)
-        seed = None if config.seed is None else config.seed + round_
-        rows = max(1, n - len(kept)) * request.candidates
-        samples = generator.generate(request.start, rows,
-                                     replace(config, seed=seed, max_len=constraint.max_tokens()),
-                                     hook=constraint)
-        for index, sample in enumerate(samples):
-            if not constraint.complete(index) or sample.text in kept:
-                continue
-            verdict = check_poem(sample.text, tones=request.tones, form=request.form,
-                                 rhyme=request.rhyme)
-            if verdict.ok:
-                kept[sample.text] = sample
-        if len(kept) >= n:
-            break
-    if len(kept) < n:
-        raise LstmkitError(f"found only {len(kept)} of {n} {request.form.name} within the "
-                           "search budget; relax --tones or --rhyme, or change the opening")
-    return sorted(kept.values(), key=lambda s: -s.logprob)[:n]

@@ -95,6 +95,16 @@ class Tune:
     follow: int  # ci of the corpus that follow this pattern
     ci: int  # ci of the corpus under this tune
 
+    def to_dict(self) -> dict:
+        return {"name": self.form.name, "lengths": list(self.form.lengths),
+                "marks": self.form.marks, "rhyme_tone": self.form.rhyme_tone,
+                "follow": self.follow, "ci": self.ci}
+
+    @property
+    def shape(self) -> str:
+        """The pattern drawn as 〇 per character and each line's mark: 〇〇〇〇〇〇〇。..."""
+        return "".join("〇" * n + m for n, m in zip(self.form.lengths, self.form.marks))
+
 
 @lru_cache(maxsize=1)
 def tunes() -> dict[str, Tune]:

@@ -1,0 +1,46 @@
+"""The pre-trained models shipped inside the package, and loading a model by name or folder.
+
+``tang`` (Tang poems) is the default for every command; ``songci`` (Song ci) writes ci.
+A front-end passes what the user typed, a bundled name or a folder, to ``load_for_writing``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import LstmkitError
+
+BUNDLED = ("tang", "songci")
+MODELS = Path(__file__).parent / "models"
+
+
+def bundled_model_dir(name: str = "tang") -> Path:
+    """The folder of a bundled model."""
+    if name not in BUNDLED:
+        raise LstmkitError(f"no bundled model '{name}' (choose from {', '.join(BUNDLED)})")
+    return MODELS / name
+
+
+def model_folder(model: str | Path | None, default: str = "tang") -> Path:
+    """The folder that ``model`` names: an existing folder, else a bundled model's name;
+    None is the bundled ``default``."""
+    if model is None or str(model) == "":
+        return bundled_model_dir(default)
+    path = Path(model)
+    if not path.exists() and str(model) in BUNDLED:
+        return bundled_model_dir(str(model))
+    return path
+
+
+def load_for_writing(model: str | Path | None = None, device: str = "cpu",
+                     precision: str = "auto", default: str = "tang"):
+    """A language model (``tasks.lm.Loaded``) ready to write with: on ``device``, its
+    weights in the dtype ``precision`` picks (auto: bf16 where the hardware is fast at it).
+    Another task's model is refused with ``WrongTaskError``."""
+    from .core.device import resolve_device
+    from .sample import writing_dtype
+    from .tasks.lm import load_model
+
+    loaded = load_model(model_folder(model, default), resolve_device(device))
+    loaded.model.to(writing_dtype(precision, next(loaded.model.parameters()).device))
+    return loaded

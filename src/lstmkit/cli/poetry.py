@@ -1,0 +1,123 @@
+"""Writing and poetry commands: ``poem``, ``write``, ``check``, ``tunes``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import LstmkitError
+from ..sample import SampleConfig
+from .base import echo_json, main, options
+
+sampling_options = options(
+    click.option("--model", "model_dir", help="Model folder or bundled name (default: the bundled Tang model; the Song ci model for --form ci)."),
+    click.option("--start", default="", help="Text to continue (fed to the model once)."),
+    click.option("-n", "count", type=int, default=1, show_default=True, help="How many samples."),
+    click.option("--temperature", type=float, default=SampleConfig.temperature, show_default=True, help="0 picks the most likely token."),
+    click.option("--top-k", type=int, default=SampleConfig.top_k, show_default=True, help="Keep the k most likely tokens (0: all)."),
+    click.option("--top-p", type=float, default=SampleConfig.top_p, show_default=True, help="Nucleus sampling mass."),
+    click.option("--max-len", type=int, default=SampleConfig.max_len, show_default=True, help="New tokens at most."),
+    click.option("--seed", type=int, help="Make the output reproducible."),
+    click.option("--device", default="cpu", show_default=True),
+    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True, help="Weights to write with; auto: bf16 where the hardware is fast at it."),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
+)
+
+
+@main.command()
+@sampling_options
+def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
+          precision, as_json) -> None:
+    """Write free text: continue --start until the model ends or --max-len is reached."""
+    from ..bundled import load_for_writing
+    from ..poetry.request import sample_record
+    from ..sample import Generator
+
+    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
+                          max_len=max_len, seed=seed)
+    loaded = load_for_writing(model_dir, device, precision)
+    samples = Generator.for_model(loaded).generate(start, count, config)
+    if as_json:
+        echo_json([sample_record(s) for s in samples])
+        return
+    click.echo("\n\n".join(s.text for s in samples))
+
+
+@main.command()
+@sampling_options
+@click.option("--form", help="五绝 七绝 五律 七律 (or wujue qijue wulv qilv), or ci with --tune; default: any shape the model writes.")
+@click.option("--tune", help="词牌 for --form ci, e.g. 浣溪沙 (list: lstmkit tunes).")
+@click.option("--tones", type=click.Choice(["strict", "loose", "off"]), default="strict", show_default=True, help="strict: a standard 平仄 pattern and rhyme; loose: rhyme only; off: shape only.")
+@click.option("--rhyme", help="平水韵 level-tone group for the rhymes, e.g. 一东 (default: any).")
+@click.option("--acrostic", help="藏头诗: line i starts with character i (4 -> 七绝, 8 -> 七律 unless --form says).")
+@click.option("--candidates", type=int, default=4, show_default=True, help="Poems drawn per poem shown; the most likely are kept.")
+def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, precision,
+         as_json, form, tune, tones, rhyme, acrostic, candidates) -> None:
+    """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
+    from ..bundled import load_for_writing
+    from ..poetry.request import PoemRequest, poem_generator, poem_record, write_poems
+    from ..sample import poem_lines
+
+    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
+                          max_len=max_len, seed=seed)
+    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates)
+    loaded = load_for_writing(model_dir, device, precision, default=request.model_name)
+    samples = write_poems(poem_generator(loaded, model_dir), request, count, config)
+    if as_json:
+        echo_json([poem_record(s, request) for s in samples])
+        return
+    click.echo("\n\n".join("\n".join(poem_lines(s.text)) for s in samples))
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.Path(), help="Read the poem from a file (- for standard input).")
+@click.option("--form", help="Check against this form instead of the one the shape suggests.")
+@click.option("--tune", help="Check against a 词牌's pattern (see lstmkit tunes).")
+@click.option("--tones", type=click.Choice(["strict", "loose", "off"]), default="strict", show_default=True)
+@click.option("--rhyme", help="Demand this 平水韵 group.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check(text, path, form, tune, tones, rhyme, as_json) -> None:
+    """Explain a poem's form: 平仄 of each character, rhymes, and what breaks the rules.
+
+    Exits with status 0 when the poem keeps every rule, 2 when it breaks some.
+    """
+    from ..poetry.check import check_poem, format_report
+
+    if (text is None) == (path is None):
+        raise LstmkitError("give the poem as an argument or with --file (one of them)")
+    if path is not None:
+        try:
+            text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LstmkitError(f"cannot read poem file '{path}': {exc}") from exc
+    result = check_poem(text, tones=tones, form=form, rhyme=rhyme, tune=tune)
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        click.echo(format_report(result))
+    if not result.ok:
+        sys.exit(2)
+
+
+@main.command("tunes")
+@click.argument("names", nargs=-1)
+@click.option("--min-ci", type=int, default=20, show_default=True, help="List tunes with at least this many ci in the corpus.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tunes_command(names, min_ci, as_json) -> None:
+    """List 词牌 with their patterns (line lengths and marks; 。 lines rhyme)."""
+    from ..poetry.forms import get_form, tunes
+
+    table = tunes()
+    chosen = [table[get_form("ci", name).name] for name in names] if names else [
+        t for t in table.values() if t.ci >= min_ci]
+    if as_json:
+        echo_json([t.to_dict() for t in chosen])
+        return
+    for t in chosen:
+        click.echo(f"{t.form.name}  {t.form.rhyme_tone}韵  {t.follow}/{t.ci} ci  {t.shape}")
+    if not names:
+        click.echo(f"{len(chosen)} of {len(table)} tunes with {min_ci}+ ci; "
+                   "--min-ci 2 lists all", err=True)

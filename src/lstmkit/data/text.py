@@ -1,0 +1,199 @@
+"""From a corpus to a language model's batches: read, clean, tokenize, split, build the
+vocabulary, and cut training and validation batches.
+
+``TextConfig`` is what the data needs (the loop's settings live in ``core.loop.LoopConfig``).
+Poem mode gives each poem its own sequence (``PoemBatches``); stream mode reads one long
+text in windows with the state carried (``StreamBatches``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+
+from ..errors import LstmkitError
+from .batching import PoemBatches, StreamBatches, encode_poems
+from .corpus import (
+    CleanConfig,
+    CorpusReport,
+    detect_format,
+    load_poems,
+    load_text,
+    resolve_corpus,
+    split_of,
+    split_poems,
+    split_text,
+)
+from .segment import LEVELS, tokenize
+from .vocab import Vocab
+
+MODES = ("auto", "poems", "stream")
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """How a corpus becomes a language model's training data. Travels with the model."""
+
+    mode: str = "auto"  # poems, stream (one long text, truncated BPTT); auto: stream for plain text
+    level: str = "char"  # char or word (jieba for Chinese, words and punctuation for English)
+    seq_len: int = 128  # stream mode: tokens per window (back-propagation length)
+    batch_size: int = 64  # poems per step, or parallel stripes in stream mode
+    val_fraction: float = 0.05
+    min_freq: int = 2  # characters seen fewer times become <unk>
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "seq_len", "min_freq"):
+            if getattr(self, name) < 1:
+                raise LstmkitError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise LstmkitError(f"val_fraction must be in [0, 1) (got {self.val_fraction})")
+        if self.mode not in MODES:
+            raise LstmkitError(f"mode must be one of {', '.join(MODES)} (got '{self.mode}')")
+        if self.level not in LEVELS:
+            raise LstmkitError(f"level must be one of {', '.join(LEVELS)} (got '{self.level}')")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TextConfig":
+        """The known fields of ``values`` (other keys are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    @classmethod
+    def from_checkpoint(cls, meta: dict) -> "TextConfig":
+        """The settings a model was trained with. Version 1 folders kept them under "train",
+        with the mode and level beside it (older ones not at all: poems, characters)."""
+        if "data" in meta:
+            return cls.from_dict(meta["data"])
+        values = {**meta.get("train", {}), "mode": meta.get("mode", "poems"),
+                  "level": meta.get("level", "char")}
+        return cls.from_dict(values)
+
+
+@dataclass
+class TextData:
+    train: PoemBatches | StreamBatches
+    val: PoemBatches | StreamBatches | None
+    vocab: Vocab
+    report: CorpusReport
+    config: TextConfig  # with the mode resolved: poems or stream
+
+
+def resolve_mode(mode: str, corpus: str | Path, fmt: str = "auto") -> str:
+    """``auto`` is stream mode for a plain text file, poem mode for everything else."""
+    if mode != "auto":
+        return mode
+    if fmt == "auto":
+        fmt = detect_format(resolve_corpus(corpus))
+    return "stream" if fmt == "text" else "poems"
+
+
+def prepare_text(corpus: str | Path, config: TextConfig, clean: CleanConfig = CleanConfig(),
+                 fmt: str = "auto", vocab: Vocab | None = None, seed: int = 0,
+                 world: int = 1) -> TextData:
+    """Read, clean, tokenize and split the corpus; build the vocabulary from the training
+    split (unless one is given). ``world`` processes will share the training batches,
+    shuffled by ``seed``."""
+    config = replace(config, mode=resolve_mode(config.mode, corpus, fmt))
+    if config.mode == "stream":
+        return _prepare_stream(corpus, config, clean, fmt, vocab, seed, world)
+    poems, report = load_poems(corpus, clean, fmt)
+    train_poems, val_poems = split_poems(poems, config.val_fraction)
+    if not train_poems:
+        raise LstmkitError(f"corpus '{corpus}': every poem fell into the validation split; "
+                           "lower --val-fraction or use a larger corpus")
+    train_texts, val_texts = [p.text for p in train_poems], [p.text for p in val_poems]
+    train_tokens = poem_tokens(train_texts, config.level)
+    val_tokens = poem_tokens(val_texts, config.level)
+    vocab = vocab or Vocab.build(train_tokens, min_freq=config.min_freq)
+    train = PoemBatches(encode_poems(train_tokens, vocab), config.batch_size, vocab.pad_id,
+                        shuffle=True, seed=seed, chars=[len(t) for t in train_texts])
+    val = (PoemBatches(encode_poems(val_tokens, vocab), config.batch_size, vocab.pad_id,
+                       shuffle=False, chars=[len(t) for t in val_texts]) if val_poems else None)
+    if train.steps(world) == 0:
+        raise LstmkitError(f"{len(train)} training batches cannot be shared by {world} "
+                           "processes; lower --batch-size")
+    return TextData(train, val, vocab, report, config)
+
+
+def _prepare_stream(corpus, config: TextConfig, clean: CleanConfig, fmt: str,
+                    vocab: Vocab | None, seed: int, world: int) -> TextData:
+    text, report = load_text(corpus, clean, fmt)
+    train_text, val_text = split_text(text, config.val_fraction)
+    train_tokens = tokenize(train_text, config.level)
+    vocab = vocab or Vocab.build([train_tokens], min_freq=config.min_freq)
+    stream = torch.tensor(vocab.encode(train_tokens), dtype=torch.long)
+    train = StreamBatches(stream, config.batch_size, config.seq_len, shuffle=True,
+                          seed=seed, chars_per_token=len(train_text) / len(train_tokens))
+    if train.steps(world) == 0:
+        raise LstmkitError(
+            f"corpus '{corpus}' has {len(stream)} training tokens: too few for "
+            f"{world * config.batch_size} stripes of {config.seq_len}-token windows; "
+            "lower --batch-size or --seq-len")
+    val_tokens = tokenize(val_text, config.level) if val_text else []
+    val = scoring_stream(val_text, val_tokens, vocab, config, world) if len(val_tokens) >= 2 else None
+    return TextData(train, val, vocab, report, config)
+
+
+def scoring_stream(text: str, tokens: list[str], vocab: Vocab, config: TextConfig,
+                   world: int = 1) -> StreamBatches:
+    """Batches that score a held-out text: ``batch_size`` stripes in ``seq_len`` windows,
+    fewer stripes (and shorter windows if need be) for a short text."""
+    stream = torch.tensor(vocab.encode(tokens), dtype=torch.long)
+    seq_len = min(config.seq_len, len(stream) - 1)
+    stripes = max(1, min(config.batch_size, (len(stream) - 1) // (seq_len * world)))
+    return StreamBatches(stream, stripes, seq_len, shuffle=False,
+                         chars_per_token=len(text) / len(tokens))
+
+
+def scoring_batches(corpus: str | Path, vocab: Vocab, config: TextConfig, clean: CleanConfig,
+                    split: str = "all", fmt: str = "auto"
+                    ) -> tuple[PoemBatches | StreamBatches, dict]:
+    """Batches of ``corpus`` read, cleaned and tokenized as a model's training data was
+    (``config`` with its mode resolved); ``split`` is all, or the model's val or train part.
+
+    Returns the batches and a dict: ``report`` (the corpus summary), ``data`` (what is
+    scored), ``unknown`` (tokens outside the vocabulary) and ``unit`` (character or word).
+    """
+    if split not in ("all", "val", "train"):
+        raise LstmkitError(f"split must be all, val or train (got '{split}')")
+    if config.mode == "stream":
+        text, report = load_text(corpus, clean, fmt)
+        if split != "all":
+            head, tail = split_text(text, config.val_fraction)
+            text = tail if split == "val" else head
+        if not text:
+            raise LstmkitError(f"corpus '{corpus}' has no text in the model's {split} split")
+        tokens = tokenize(text, config.level)
+        if len(tokens) < 2:
+            raise LstmkitError(f"corpus '{corpus}': too little text to score ({len(tokens)} token)")
+        batches = scoring_stream(text, tokens, vocab, config)
+        data, info = f"{len(tokens)} tokens", {}
+        unknown = sum(1 for t in tokens if t not in vocab)
+    else:
+        poems, report = load_poems(corpus, clean, fmt)
+        if split != "all":
+            poems = [p for p in poems if split_of(p.text, config.val_fraction) == split]
+            if not poems:
+                raise LstmkitError(f"corpus '{corpus}' has no poems in the model's {split} split")
+        texts = [p.text for p in poems]
+        tokens = poem_tokens(texts, config.level)
+        unknown = sum(1 for seq in tokens for t in seq if t not in vocab)
+        batches = PoemBatches(encode_poems(tokens, vocab), config.batch_size, vocab.pad_id,
+                              shuffle=False, chars=[len(t) for t in texts])
+        data, info = f"{len(texts)} poems", {"poems": len(texts)}
+    return batches, {**info, "report": report.summary(), "data": data, "unknown": unknown,
+                     "unit": "character" if config.level == "char" else "word"}
+
+
+def poem_tokens(texts: list[str], level: str) -> list:
+    """Each poem's tokens: its characters, or its words from one (cached) segmentation."""
+    if level == "char" or not texts:
+        return texts
+    flat = tokenize("\n".join(texts), level)
+    cuts = [i for i, tok in enumerate(flat) if tok == "\n"]
+    return [flat[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(flat)])]

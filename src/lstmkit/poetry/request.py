@@ -1,0 +1,109 @@
+"""A request for poems, as the CLI and the web API take it, and the poems it gets.
+
+``PoemRequest.make`` holds the rules a front-end would otherwise repeat: a tune means a ci,
+an acrostic without a form picks 七绝 (4 characters) or 七律 (8), a ci is written by the Song
+ci model unless another is named. ``write_poems`` writes them (constrained when there is a
+form, free otherwise) and ``poem_record`` is the JSON shape of one poem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..errors import LstmkitError
+from ..sample import Generator, Sample, SampleConfig, poem_lines
+from .check import CheckResult, check_poem
+from .constraint import FormConstraint
+from .forms import VerseForm, get_form
+
+
+@dataclass(frozen=True)
+class PoemRequest:
+    form: VerseForm | None = None  # None: whole poems of any shape the model writes
+    tones: str = "strict"
+    rhyme: str | None = None
+    acrostic: str | None = None
+    start: str = ""
+    candidates: int = 4  # rows drawn per poem wanted; the most likely are kept
+    rounds: int = 4  # batches at most before giving up
+
+    @classmethod
+    def make(cls, form: str | None = None, tune: str | None = None, tones: str = "strict",
+             rhyme: str | None = None, acrostic: str | None = None, start: str = "",
+             candidates: int = 4) -> "PoemRequest":
+        """A request from a user's options (see the module docstring); whitespace in
+        ``start`` is dropped."""
+        if tune and not form:
+            form = "ci"
+        if acrostic and not form:
+            if len(acrostic) not in (4, 8):
+                raise LstmkitError(f"an acrostic of {len(acrostic)} characters fits no form "
+                                   "(4 for a 绝句, 8 for a 律诗)")
+            form = "七绝" if len(acrostic) == 4 else "七律"
+        if candidates < 1:
+            raise LstmkitError(f"--candidates must be at least 1 (got {candidates})")
+        return cls(get_form(form, tune) if form else None, tones, rhyme, acrostic or None,
+                   "".join(start.split()), candidates)
+
+    @property
+    def model_name(self) -> str:
+        """The bundled model that writes this request best: songci for a ci, else tang."""
+        return "songci" if self.form is not None and self.form.alias == "ci" else "tang"
+
+    def check(self, text: str) -> CheckResult:
+        return check_poem(text, tones=self.tones, form=self.form, rhyme=self.rhyme)
+
+
+def poem_generator(loaded, name: str | None = None) -> Generator:
+    """A generator over a loaded language model (``tasks.lm.Loaded``) that can write poems:
+    one trained on poems, character by character."""
+    config = loaded.text_config
+    if config.mode != "poems" or config.level != "char":
+        raise LstmkitError(f"model '{name}' was trained on a {config.level}-level {config.mode}; "
+                           "poems need a character-level poem model (use lstmkit write for this one)")
+    return Generator.for_model(loaded)
+
+
+def write_poems(generator: Generator, request: PoemRequest, n: int,
+                config: SampleConfig = SampleConfig()) -> list[Sample]:
+    """``n`` distinct poems for ``request``, most likely first. With a form, each keeps it
+    (and passes ``check_poem``); without, they are whole poems the model ended itself."""
+    if request.form is None:
+        return generator.generate_finished(request.start, n, config)
+    kept: dict[str, Sample] = {}
+    for round_ in range(request.rounds):
+        constraint = FormConstraint(generator.vocab, request.form, request.tones, request.rhyme,
+                                    request.acrostic, request.start)
+        seed = None if config.seed is None else config.seed + round_
+        rows = max(1, n - len(kept)) * request.candidates
+        samples = generator.generate(request.start, rows,
+                                     replace(config, seed=seed, max_len=constraint.max_tokens()),
+                                     hook=constraint)
+        for index, sample in enumerate(samples):
+            if not constraint.complete(index) or sample.text in kept:
+                continue
+            if request.check(sample.text).ok:
+                kept[sample.text] = sample
+        if len(kept) >= n:
+            break
+    if len(kept) < n:
+        raise LstmkitError(f"found only {len(kept)} of {n} {request.form.name} within the "
+                           "search budget; relax --tones or --rhyme, or change the opening")
+    return sorted(kept.values(), key=lambda s: -s.logprob)[:n]
+
+
+def sample_record(sample: Sample) -> dict:
+    """The JSON shape of a written text."""
+    return {"text": sample.text, "finished": sample.finished, "logprob": sample.logprob,
+            "tokens": sample.tokens}
+
+
+def poem_record(sample: Sample, request: PoemRequest) -> dict:
+    """The JSON shape of a poem: its text and lines, and with a form, what the checker
+    found (form, tone pattern, rhyme group)."""
+    record = {"text": sample.text, "lines": poem_lines(sample.text), "logprob": sample.logprob,
+              "tokens": sample.tokens}
+    if request.form is not None:
+        verdict = request.check(sample.text)
+        record.update(form=verdict.form, pattern=verdict.pattern, rhyme_group=verdict.rhyme_group)
+    return record
