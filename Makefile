@@ -1,10 +1,11 @@
-# The README's commands. `make demo` and `make test` each set up .venv first.
+# The README's commands. `make demo` and `make test` each set up .venv first; `make lint`
+# runs ruff (pinned in the test extra), as CI does.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test setup clean bench
+.PHONY: demo test lint setup clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
 
 bench: $(STAMP)
 	$(BIN)/python bench/compare.py

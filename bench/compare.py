@@ -37,26 +37,27 @@ import shlex
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-import reference
+from lstmkit.core.device import autocast_dtype
+from lstmkit.core.loop import LoopConfig, lr_at, train_step
 from lstmkit.data.batching import PoemBatches, encode_poems
 from lstmkit.data.corpus import DATA_ENV, load_poems, split_poems
+from lstmkit.data.text import TextConfig
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.sample import Generator, SampleConfig
-from lstmkit.core.device import autocast_dtype
-from lstmkit.core.loop import LoopConfig, lr_at, train_step
-from lstmkit.data.text import TextConfig
 from lstmkit.tasks.lm import batch_loss, evaluate
+
+import reference
 
 REPO = Path(__file__).resolve().parent.parent
 SIDES = ("reference", "lstmkit")
@@ -444,7 +445,7 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
         "cuda": torch.version.cuda if settings.device == "cuda" else None,
         "device_name": results["lstmkit"]["device_name"],
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join([python, "bench/compare.py", *argv]),
     }
     print(render(settings, data, results, info))

@@ -4,8 +4,9 @@
     python bench/poetry_quality.py --corpus ../shared/data/songci.jsonl --model songci --forms '' \
         --tunes 浣溪沙,菩萨蛮,水调歌头
 
-For each form (and each 词牌 of ``--tunes``, as ``--form ci --tune NAME``) it writes ``n`` poems one at a time (seeds 0..n-1, default sampling
-settings) with the bundled model (or ``--model``) and reports:
+For each form (and each 词牌 of ``--tunes``, as ``--form ci --tune NAME``) it writes ``n``
+poems one at a time (seeds 0..n-1, default sampling settings) with the bundled model (or
+``--model``) and reports:
 
 - the share passing shape, rhyme and tones under ``check_poem`` (strict for the regulated
   forms; ci are checked loose, as they are written: tune tone patterns are not derived);
@@ -32,8 +33,8 @@ import torch
 from lstmkit.bundled import BUNDLED, bundled_model_dir
 from lstmkit.data.corpus import load_poems
 from lstmkit.poetry.check import check_poem, split_lines
-from lstmkit.poetry.request import PoemRequest, write_poems
 from lstmkit.poetry.forms import FORMS, get_form
+from lstmkit.poetry.request import PoemRequest, write_poems
 from lstmkit.sample import Generator, SampleConfig, writing_dtype
 from lstmkit.tasks.lm import load_model
 

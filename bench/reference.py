@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -39,7 +40,7 @@ class Specials(NamedTuple):
     unk: int
 
     @classmethod
-    def of(cls, vocab) -> "Specials":
+    def of(cls, vocab) -> Specials:
         return cls(vocab.pad_id, vocab.bos_id, vocab.eos_id, vocab.unk_id)
 
 

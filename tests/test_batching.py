@@ -1,3 +1,5 @@
+import itertools
+
 import torch
 
 from lstmkit.data.batching import PoemBatches, StreamBatches, encode_poems
@@ -57,7 +59,7 @@ def test_stream_windows_continue_each_stripe():
         assert w.inputs.shape == w.targets.shape == (3, 4)
         assert torch.equal(w.targets, w.inputs + 1)  # the next token of the same stripe
         assert w.tokens == 12 and w.chars == 12
-    for before, after in zip(windows, windows[1:]):  # row r goes on where row r stopped
+    for before, after in itertools.pairwise(windows):  # row r goes on where row r stopped
         assert torch.equal(after.inputs[:, 0], before.targets[:, -1])
     assert windows[0].inputs[:, 0].tolist() == [0, 33, 66]
 

@@ -17,8 +17,8 @@ from lstmkit.sample import Generator, SampleConfig
 
 # bench/ is a folder of scripts, not a package; spawned children inherit this path too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import compare  # noqa: E402
-import reference  # noqa: E402
+import compare
+import reference
 
 E, H, LAYERS = 8, 12, 2
 

@@ -3,13 +3,12 @@
 import json
 
 import pytest
-
 from click.testing import CliRunner
 
-from lstmkit.tasks.lm import load_model
 from lstmkit.bundled import bundled_model_dir
 from lstmkit.cli import main
 from lstmkit.poetry.check import check_poem
+from lstmkit.tasks.lm import load_model
 
 from conftest import FIXTURES
 

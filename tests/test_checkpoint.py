@@ -3,10 +3,10 @@ import json
 import pytest
 import torch
 
-from lstmkit.tasks.lm import load_model, save_model
+from lstmkit.data.vocab import Vocab
 from lstmkit.errors import CheckpointError
 from lstmkit.model import LanguageModel, ModelConfig
-from lstmkit.data.vocab import Vocab
+from lstmkit.tasks.lm import load_model, save_model
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
 
 from lstmkit.cli import main
+
+from conftest import FIXTURES
 
 
 def run(*args, ok=True):
@@ -129,10 +130,10 @@ def verse_model_dir(tmp_path_factory):
     """An untrained model over every character of the rhyme table (see poetry tests)."""
     import torch
 
-    from lstmkit.tasks.lm import save_model
     from lstmkit.data.vocab import Vocab
     from lstmkit.model import LanguageModel, ModelConfig
     from lstmkit.poetry.prosody import default_prosody
+    from lstmkit.tasks.lm import save_model
 
     torch.manual_seed(0)
     chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
@@ -265,7 +266,7 @@ def test_sweep_writes_its_table_and_plots(tmp_path):
     lines = (out / "sweep.csv").read_text().splitlines()
     assert lines[0].split(",")[:2] == ["seq_len", "val_ppl"] and len(lines) == 3
     for row in lines[1:]:
-        value, ppl, _, speed, memory, wall, tokens = row.split(",")
+        _value, ppl, _, speed, memory, wall, tokens = row.split(",")
         assert float(ppl) > 1 and float(speed) > 0 and float(memory) > 0 and float(wall) > 0
         assert 3000 <= int(tokens) < 3000 + 4 * 16  # the same budget, in whole steps
     for png in ("sweep-curves.png", "sweep-summary.png"):

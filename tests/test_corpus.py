@@ -17,7 +17,7 @@ def test_jsonl_reads_every_poem(poems_path):
 
 
 def test_messy_corpus_counts_each_reason(caplog):
-    poems, report = load_poems(FIXTURES / "messy.jsonl")
+    _poems, report = load_poems(FIXTURES / "messy.jsonl")
     assert report.read == 10
     assert report.kept == 4
     assert dict(report.dropped) == {"editorial marks": 2, "duplicate": 1, "too short": 1,
@@ -133,7 +133,7 @@ def test_split_is_a_pure_function_of_the_text(poems_path):
     assert len(train) + len(val) == len(poems)
     assert {p.text for p in val} == {p.text for p in poems if split_of(p.text, 0.3) == "val"}
     # Shuffling the input changes nothing about who is where.
-    train2, val2 = split_poems(list(reversed(poems)), 0.3)
+    _train2, val2 = split_poems(list(reversed(poems)), 0.3)
     assert {p.text for p in val2} == {p.text for p in val}
     # A larger fraction only adds poems to validation.
     _, more = split_poems(poems, 0.6)

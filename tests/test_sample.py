@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from lstmkit.tasks.lm import load_model
 from lstmkit.errors import LstmkitError, VocabError
 from lstmkit.sample import Generator, SampleConfig, filter_logits, poem_lines
+from lstmkit.tasks.lm import load_model
 
 
 @pytest.fixture(scope="module")

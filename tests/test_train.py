@@ -1,9 +1,9 @@
+import itertools
 import json
 import math
 
 import pytest
 import torch
-from conftest import FIXTURES, TINY_MODEL, tiny_config
 
 from lstmkit.core.loop import LoopConfig, lr_at
 from lstmkit.data.batching import PoemBatches, encode_poems
@@ -11,6 +11,8 @@ from lstmkit.data.corpus import load_poems
 from lstmkit.data.text import TextConfig
 from lstmkit.errors import CheckpointError, LstmkitError
 from lstmkit.tasks.lm import evaluate, load_model, train
+
+from conftest import FIXTURES, TINY_MODEL, tiny_config
 
 
 def _steps(run):
@@ -27,8 +29,8 @@ def test_training_lowers_the_loss_and_writes_the_run(tiny_run):
         assert {"config.json", "vocab.json", "model.safetensors"} <= names
     assert {p.name for p in (tiny_run / "last").iterdir()} >= {"trainer.json", "trainer.safetensors"}
     assert not [p for p in tiny_run.iterdir() if p.name.startswith(".")]  # no temporary leftovers
-    epochs = [json.loads(l) for l in (tiny_run / "metrics.jsonl").read_text().splitlines()
-              if json.loads(l)["kind"] == "epoch"]
+    epochs = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()
+              if json.loads(line)["kind"] == "epoch"]
     assert [e["epoch"] for e in epochs] == list(range(1, 9))
     best = min(epochs, key=lambda e: e["val_loss"])
     meta = json.loads((tiny_run / "best" / "config.json").read_text())
@@ -110,7 +112,7 @@ def test_schedule_warms_up_then_decays():
     config = LoopConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
     lrs = [lr_at(step, 110, config) for step in range(111)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))
     assert lrs[110] == pytest.approx(0.1)
 
 
@@ -137,8 +139,8 @@ def test_plain_text_trains_as_a_stream(tmp_path):
     meta = json.loads((out / "best" / "config.json").read_text())
     assert meta["task"] == "lm" and meta["data"]["mode"] == "stream"
     assert meta["data"]["level"] == "char" and "\n" in json.loads((out / "best" / "vocab.json").read_text())["tokens"]
-    epochs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()
-              if json.loads(l)["kind"] == "epoch"]
+    epochs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()
+              if json.loads(line)["kind"] == "epoch"]
     assert len(epochs) == 2 and epochs[1]["val_loss"] < epochs[0]["val_loss"]
     # Characters are tokens here, so bits per character is the loss in bits.
     assert epochs[1]["val_bits_per_char"] == pytest.approx(epochs[1]["val_loss"] / math.log(2))
@@ -163,7 +165,7 @@ def test_stream_training_carries_the_state_between_windows(tmp_path, monkeypatch
                                                            val_fraction=0.1))
     assert calls[0][0] is None  # an epoch starts from a zero state
     assert len(calls) > 5
-    for (_, end), (start, _) in zip(calls, calls[1:]):
+    for (_, end), (start, _) in itertools.pairwise(calls):
         assert start is not None and torch.equal(start, end)  # batch k+1 starts where k ended
 
 
@@ -204,7 +206,7 @@ def test_stream_resume_continues_with_the_same_next_losses(tmp_path, precision):
 
 def test_token_budget_ends_with_a_validation(tmp_path, poems_path):
     summary = train(poems_path, tmp_path / "r", TINY_MODEL, **tiny_config(epochs=5, max_tokens=400))
-    rows = [json.loads(l) for l in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert summary["stopped"] == "spent max_tokens=400"
     assert 400 <= summary["tokens"] < 400 + 4 * 60  # whole steps of about 4 poems
     assert "val_ppl" in rows[-1] and rows[-1]["step"] == summary["step"]

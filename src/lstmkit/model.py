@@ -48,7 +48,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ModelConfig":
+    def from_dict(cls, values: dict) -> ModelConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
@@ -162,7 +162,7 @@ class SequenceConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "SequenceConfig":
+    def from_dict(cls, values: dict) -> SequenceConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:

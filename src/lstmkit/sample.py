@@ -11,8 +11,8 @@ mask characters), so every decoding strategy obeys the same constraints.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import torch
 
@@ -116,7 +116,7 @@ class Generator:
         self.banned = torch.tensor(banned, device=self.device)
 
     @classmethod
-    def for_model(cls, loaded) -> "Generator":
+    def for_model(cls, loaded) -> Generator:
         """A generator for a loaded checkpoint, tokenizing as its training did."""
         config = loaded.text_config
         return cls(loaded.model, loaded.vocab, config.level, config.mode)

@@ -6,9 +6,9 @@ from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.poetry.check import check_poem, format_report
 from lstmkit.poetry.constraint import FormConstraint
-from lstmkit.poetry.request import PoemRequest, write_poems
 from lstmkit.poetry.forms import FORMS, get_form
 from lstmkit.poetry.prosody import default_prosody
+from lstmkit.poetry.request import PoemRequest, write_poems
 from lstmkit.sample import Generator, SampleConfig
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 
@@ -25,7 +25,7 @@ class Distributed:
         return self.rank == 0
 
     @classmethod
-    def setup(cls, device_name: str) -> tuple["Distributed", torch.device]:
+    def setup(cls, device_name: str) -> tuple[Distributed, torch.device]:
         """Join the process group that ``torchrun`` describes in the environment, if any.
 
         NCCL on CUDA GPUs (one per local rank), gloo on CPUs.

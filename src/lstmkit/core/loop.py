@@ -23,9 +23,9 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -98,13 +98,13 @@ class LoopConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "LoopConfig":
+    def from_dict(cls, values: dict) -> LoopConfig:
         """The known fields of ``values`` (other keys are ignored)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 
     @classmethod
-    def from_checkpoint(cls, meta: dict) -> "LoopConfig":
+    def from_checkpoint(cls, meta: dict) -> LoopConfig:
         """The settings a checkpoint was trained with (version 1 kept them under "train")."""
         return cls.from_dict(meta.get("loop") or meta.get("train") or {})
 

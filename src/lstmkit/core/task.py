@@ -21,7 +21,7 @@ class Batch(Protocol):
     tokens: int  # time steps the batch trains on (real, not padding): speed and token budgets
     carry: bool  # the rows continue the previous batch's rows: the loop carries the state
 
-    def to(self, device: torch.device) -> "Batch": ...
+    def to(self, device: torch.device) -> Batch: ...
 
 
 class Batches(Protocol):

@@ -23,8 +23,8 @@ processes, ``plan(epoch, rank, world)`` the keys of one process's batches, and
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
@@ -40,7 +40,7 @@ class Batch:
     chars: float  # characters of text those targets stand for (for bits per character)
     carry: bool = False  # the rows continue the previous batch's rows: carry the state
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         return Batch(self.inputs.to(device, non_blocking=True),
                      self.targets.to(device, non_blocking=True), self.tokens, self.chars,
                      self.carry)
@@ -209,7 +209,7 @@ class ArrayBatch:
     tokens: int  # real time steps read
     carry: bool = False  # examples are independent: no state crosses batches
 
-    def to(self, device: torch.device | str) -> "ArrayBatch":
+    def to(self, device: torch.device | str) -> ArrayBatch:
         return ArrayBatch(self.inputs.to(device, non_blocking=True),
                           self.targets.to(device, non_blocking=True),
                           None if self.lengths is None else self.lengths.to(device),

@@ -25,9 +25,9 @@ import logging
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import CorpusError
 
@@ -84,8 +84,8 @@ class CleanConfig:
             )
 
     @classmethod
-    def from_dict(cls, values: dict) -> "CleanConfig":
-        known = {f for f in cls.__dataclass_fields__}
+    def from_dict(cls, values: dict) -> CleanConfig:
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in values.items() if k in known})
 
     def to_dict(self) -> dict:

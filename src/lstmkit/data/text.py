@@ -58,13 +58,13 @@ class TextConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TextConfig":
+    def from_dict(cls, values: dict) -> TextConfig:
         """The known fields of ``values`` (other keys are ignored)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 
     @classmethod
-    def from_checkpoint(cls, meta: dict) -> "TextConfig":
+    def from_checkpoint(cls, meta: dict) -> TextConfig:
         """The settings a model was trained with. Version 1 folders kept them under "train",
         with the mode and level beside it (older ones not at all: poems, characters)."""
         if "data" in meta:

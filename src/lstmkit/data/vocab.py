@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ..errors import CheckpointError, VocabError
 
@@ -32,7 +32,7 @@ class Vocab:
 
     @classmethod
     def build(cls, texts: Iterable[Sequence[str]], min_freq: int = 1,
-              max_size: int | None = None) -> "Vocab":
+              max_size: int | None = None) -> Vocab:
         """Count tokens over ``texts``; keep those seen ``min_freq`` times or more."""
         if min_freq < 1:
             raise VocabError(f"min_freq must be at least 1 (got {min_freq})")
@@ -81,7 +81,7 @@ class Vocab:
         return {"format": "lstmkit-vocab", "version": 1, "tokens": self.tokens}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Vocab":
+    def from_dict(cls, data: dict) -> Vocab:
         tokens = data.get("tokens") if isinstance(data, dict) else None
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise CheckpointError("vocab.json has no 'tokens' list of strings")
@@ -91,7 +91,7 @@ class Vocab:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocab":
+    def load(cls, path: str | Path) -> Vocab:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

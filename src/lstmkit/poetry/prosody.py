@@ -55,7 +55,7 @@ class Prosody:
                 self._groups_of.setdefault(char, []).append(group.name)
 
     @classmethod
-    def load(cls, path: Path = TABLE) -> "Prosody":
+    def load(cls, path: Path = TABLE) -> Prosody:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls([RhymeGroup(g["name"], g["tone"], g["pingze"], g["chars"])
                     for g in data["groups"]])

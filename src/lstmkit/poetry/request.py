@@ -30,7 +30,7 @@ class PoemRequest:
     @classmethod
     def make(cls, form: str | None = None, tune: str | None = None, tones: str = "strict",
              rhyme: str | None = None, acrostic: str | None = None, start: str = "",
-             candidates: int = 4) -> "PoemRequest":
+             candidates: int = 4) -> PoemRequest:
         """A request from a user's options (see the module docstring); whitespace in
         ``start`` is dropped."""
         if tune and not form:

@@ -53,7 +53,7 @@ class EvalResult:
         return {"perplexity": self.perplexity, "bits_per_char": self.bits_per_char,
                 "loss": self.loss, "tokens": self.tokens}
 
-    def __add__(self, other: "EvalResult") -> "EvalResult":
+    def __add__(self, other: EvalResult) -> EvalResult:
         return EvalResult(self.nll + other.nll, self.tokens + other.tokens,
                           self.chars + other.chars)
 
