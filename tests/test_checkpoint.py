@@ -89,3 +89,55 @@ def test_weights_that_do_not_fit_the_config(saved):
 def test_missing_folder(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         load_model(tmp_path / "nothing")
+
+
+def test_config_names_its_task_and_version(saved):
+    folder, _, _ = saved
+    config = json.loads((folder / "config.json").read_text())
+    assert config["task"] == "lm" and config["version"] == 2
+
+
+def test_version_1_folders_are_language_models(saved):
+    folder, _, _ = saved
+    config = json.loads((folder / "config.json").read_text())
+    del config["task"]
+    config["version"] = 1
+    (folder / "config.json").write_text(json.dumps(config))
+    assert load_model(folder).meta["task"] == "lm"
+
+
+@pytest.mark.parametrize("task, message", [
+    ("teleport", "unknown task 'teleport'"),
+    ("../lm", "unknown task '../lm'"),
+])
+def test_unknown_task(saved, task, message):
+    from lstmkit.tasks import load_model as load_any
+
+    folder, _, _ = saved
+    config = json.loads((folder / "config.json").read_text())
+    config["task"] = task
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=message):
+        load_any(folder)
+
+
+def test_another_tasks_folder_is_refused_by_name(saved):
+    from lstmkit.tasks import WrongTaskError
+
+    folder, _, _ = saved
+    config = json.loads((folder / "config.json").read_text())
+    config["task"] = "someday"
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WrongTaskError, match="is a 'someday' model; this needs a language model"):
+        load_model(folder)
+
+
+def test_weights_with_nan_are_refused(saved):
+    from safetensors.torch import load_file, save_file
+
+    folder, _, _ = saved
+    tensors = load_file(str(folder / "model.safetensors"))
+    tensors["embedding.weight"][0, 0] = float("nan")
+    save_file(tensors, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"NaN or infinite weights in embedding\.weight"):
+        load_model(folder)

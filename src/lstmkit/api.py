@@ -1,0 +1,117 @@
+"""The Python API for notebooks and scripts: the same library calls as the CLI, with plain
+arguments and plain results.
+
+    import lstmkit
+    poems = lstmkit.write_poems(form="七绝", n=3, seed=1)      # the bundled Tang model
+    lstmkit.check_poem(poems[0]["text"]).ok                     # True
+    lstmkit.train("tang.jsonl", "runs/tang", epochs=3, hidden_size=256)
+    model = lstmkit.load("runs/tang/best")                      # any task's model folder
+
+Forecasting and classification live in ``lstmkit.forecast`` and ``lstmkit.classify``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .poetry.check import CheckResult, check_poem
+from .sample import SampleConfig
+
+__all__ = ["CheckResult", "check_poem", "evaluate", "load", "train", "write", "write_poems"]
+
+
+def load(model: str | Path | None = None, device: str = "cpu", precision: str = "auto"):
+    """A model by bundled name (``tang``, ``songci``) or folder, whatever its task.
+
+    A language model comes ready to write with (weights in the dtype ``precision`` picks);
+    a forecasting or classification model comes as its task's loaded type.
+    """
+    from .bundled import load_for_writing, model_folder
+    from .core.checkpoint import read_config
+    from .tasks import load_model
+
+    folder = model_folder(model)
+    if read_config(folder)["task"] == "lm":
+        return load_for_writing(folder, device, precision)
+    return load_model(folder, device)
+
+
+def _language_model(model, device: str, precision: str, default: str = "tang"):
+    """``model`` if it is already loaded, else the language model it names."""
+    if hasattr(model, "vocab"):
+        return model
+    from .bundled import load_for_writing
+
+    return load_for_writing(model, device, precision, default=default)
+
+
+def write_poems(form: str | None = None, n: int = 1, *, model=None, tune: str | None = None,
+                acrostic: str | None = None, start: str = "", tones: str = "strict",
+                rhyme: str | None = None, candidates: int = 4, temperature: float = 0.8,
+                top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
+                device: str = "cpu", precision: str = "auto") -> list[dict]:
+    """``n`` poems as ``lstmkit poem --json`` prints them: text, lines, log-likelihood and,
+    with a form (五绝 七绝 五律 七律, or ``tune="浣溪沙"`` for a ci), the form, tone pattern
+    and rhyme group the checker found. ``model``: a bundled name, a folder or a model
+    from ``load`` (default: Tang poems; the Song ci model for a ci)."""
+    from .poetry.request import PoemRequest, poem_generator, poem_record
+    from .poetry.request import write_poems as write_requested
+
+    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates)
+    loaded = _language_model(model, device, precision, default=request.model_name)
+    samples = write_requested(poem_generator(loaded, str(model)), request, n, config)
+    return [poem_record(sample, request) for sample in samples]
+
+
+def write(start: str = "", n: int = 1, *, model=None, max_len: int = SampleConfig.max_len,
+          temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
+          device: str = "cpu", precision: str = "auto") -> list[str]:
+    """``n`` free continuations of ``start`` (each up to the model's end or ``max_len`` tokens)."""
+    from .sample import Generator
+
+    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, max_len=max_len,
+                          seed=seed)
+    loaded = _language_model(model, device, precision)
+    return [sample.text for sample in Generator.for_model(loaded).generate(start, n, config)]
+
+
+def train(corpus: str | Path, out: str | Path, *, resume: bool = False, fmt: str = "auto",
+          on_event=None, **settings) -> dict:
+    """Train a language model; ``settings`` are the options of ``lstmkit train`` by their
+    Python names (``epochs=3, hidden_size=256, mode="stream", level="word"`` ...). Returns
+    the run's summary; the run folder holds ``best/``, ``last/``, metrics and plots.
+
+    With ``resume``, the run in ``out`` goes on with its own settings; of ``settings`` only
+    ``epochs``, ``max_steps``, ``max_minutes``, ``max_tokens``, ``log_every``,
+    ``save_every`` and ``device`` apply (others raise).
+    """
+    from .core.checkpoint import read_config
+    from .core.loop import RESUME_CHANGEABLE, LoopConfig
+    from .errors import LstmkitError
+    from .tasks.lm import split_settings
+    from .tasks.lm import train as train_lm
+
+    if resume:
+        fixed = sorted(set(settings) - set(RESUME_CHANGEABLE))
+        if fixed:
+            raise LstmkitError(f"a resumed run keeps its own {', '.join(fixed)}")
+        last = Path(out) / "last"
+        loop = LoopConfig.from_checkpoint(read_config(last)) if last.is_dir() else LoopConfig()
+        parts = split_settings({})
+        parts["loop"] = LoopConfig(**{**loop.to_dict(), "max_steps": 0, "max_minutes": 0.0,
+                                      **settings})
+    else:
+        parts = split_settings(settings)
+    return train_lm(corpus, out, **parts, fmt=fmt, resume=resume, on_event=on_event)
+
+
+def evaluate(corpus: str | Path, model=None, split: str = "all", fmt: str = "auto",
+             batch_size: int | None = None, device: str = "cpu") -> dict:
+    """Perplexity, bits per character, loss and tokens of a language model on ``corpus``
+    (read as its training data was), as ``lstmkit eval --json`` prints them."""
+    from .tasks.lm import score_corpus
+
+    loaded = _language_model(model, device, "fp32")
+    result, info = score_corpus(loaded, corpus, split, fmt, batch_size)
+    return {**result.to_dict(), **info, "split": split}
