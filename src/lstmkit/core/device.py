@@ -8,8 +8,6 @@ import torch
 
 from ..errors import LstmkitError
 
-PRECISIONS = ("auto", "fp32", "bf16")
-
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` is CUDA, then MPS, then the CPU; other names are checked against the hardware."""
