@@ -132,6 +132,9 @@ class _Run:
                                            weight_decay=config.weight_decay,
                                            fused=device.type == "cuda")
         self.steps_per_epoch = task.train.steps(dist.world)
+        if self.steps_per_epoch == 0:
+            raise LstmkitError(f"the training data make no whole batch for each of {dist.world} "
+                               "process(es); lower the batch size or use more data")
         self.total_steps = self.steps_per_epoch * config.epochs
         self.budget_steps = 0  # the step at which max_tokens is spent (whole steps, all processes)
         if config.max_tokens:
