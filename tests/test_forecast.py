@@ -16,11 +16,9 @@ from lstmkit.data.series import SeriesConfig
 from lstmkit.model import SequenceConfig
 from lstmkit.tasks.forecast import (
     DEFAULT_LOOP,
-    ForecastConfig,
     ForecastNet,
     elementwise_loss,
     load_forecaster,
-    parse_quantiles,
     train,
 )
 from lstmkit.tasks.forecast_eval import (
@@ -29,6 +27,7 @@ from lstmkit.tasks.forecast_eval import (
     mase_scale,
     naive_forecasts,
 )
+from lstmkit.tasks.forecaster import ForecastConfig, parse_quantiles
 
 TANG = Path(__file__).resolve().parent.parent / "src" / "lstmkit" / "models" / "tang"
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -100,14 +100,18 @@ def test_split_is_chronological_with_at_least_a_horizon_per_part():
 
 def test_windows_line_up_with_the_series(tmp_path):
     values = np.arange(60, dtype=float) ** 1.5
-    data = prepare_series(config_for(monthly_csv(tmp_path / "m.csv", values=values),
-                                     epoch_windows=1))
+    config = config_for(monthly_csv(tmp_path / "m.csv", values=values), epoch_windows=1,
+                        center=False)
+    data = prepare_series(config)
     scaling = data.scalings[0]
     first = data.train.collate([0])
     z = (values - scaling.mean) / scaling.std
     # Origin 12: inputs are points 0..11, targets 12..17 (relative none: no anchor).
     np.testing.assert_allclose(first.inputs[0, :, 0].numpy(), z[:12], rtol=1e-5)
     np.testing.assert_allclose(first.targets[0].numpy(), z[12:18], rtol=1e-5)
+    # Centred inputs are the same window less its last value.
+    centred = prepare_series(replace(config, center=True)).train.collate([0])
+    np.testing.assert_allclose(centred.inputs[0, :, 0].numpy(), z[:12] - z[11], atol=1e-6)
 
 
 @pytest.mark.parametrize("relative", ["last", "season"])

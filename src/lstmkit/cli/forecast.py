@@ -13,7 +13,7 @@ from ..data.series_csv import DEMOS, FILLS
 from ..model import CELLS
 from ..tasks.forecast import DEFAULT_LOOP as FORECAST_LOOP
 from ..tasks.forecast import DEFAULT_MODEL as FORECAST_MODEL
-from ..tasks.forecast import ForecastConfig
+from ..tasks.forecaster import LOSSES, ForecastConfig
 from .base import Progress, echo_json, explicit, log, main, options, read_toml
 
 # Defaults shown in --help come from the library's own (the CLI only fills their fields).
@@ -33,13 +33,14 @@ train_options = options(
     click.option("--window", type=int, default=DATA.window, show_default=True, help="Input steps (0: two seasons, at least 24; shortened for short series)."),
     click.option("--horizon", type=int, default=DATA.horizon, show_default=True, help="Steps forecast at once (0: one season up to 24, else 10)."),
     click.option("--season", type=int, help="Season length for seasonal naive and MASE (default: guessed from the time column: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4; 0: none)."),
-    click.option("--relative", type=click.Choice(RELATIVES), default=DATA.relative, show_default=True, help="The network forecasts a correction to this naive forecast: none, the last value, or the value one season back."),
+    click.option("--relative", type=click.Choice(RELATIVES), default=DATA.relative, show_default=True, help="The network forecasts a correction to this naive forecast: none, the last value, or the value one season back; auto: season with a season, else last."),
+    click.option("--center/--no-center", default=DATA.center, show_default=True, help="Inputs relative to the window's last value (level-free), or as scaled values."),
     click.option("--val-fraction", type=float, default=DATA.val_fraction, show_default=True, help="Of each series, before the test part (0: no validation, no early stopping)."),
     click.option("--test-fraction", type=float, default=DATA.test_fraction, show_default=True, help="Of each series, at its end; at least one horizon."),
     click.option("--batch-size", type=int, default=DATA.batch_size, show_default=True),
     click.option("--epoch-windows", type=int, default=DATA.epoch_windows, show_default=True, help="Training windows per epoch at least: fewer are repeated, so short series validate less often."),
     click.option("--quantiles", help="Quantile forecasts, e.g. 0.1,0.5,0.9 (pinball loss; the median, always added, is the point forecast)."),
-    click.option("--loss", type=click.Choice(["mse", "mae"]), default=ForecastConfig.loss, show_default=True, help="Loss of a point forecast (without --quantiles)."),
+    click.option("--loss", type=click.Choice(LOSSES), default=ForecastConfig.loss, show_default=True, help="Loss of a point forecast (without --quantiles)."),
     click.option("--cell", type=click.Choice(list(CELLS)), default="lstm", show_default=True),
     click.option("--hidden-size", type=int, default=FORECAST_MODEL["hidden_size"], show_default=True),
     click.option("--layers", type=int, default=FORECAST_MODEL["layers"], show_default=True),

@@ -33,7 +33,7 @@ from .series_csv import DEMOS, FILLS, Series, demo_series, guess_season, read_cs
 log = logging.getLogger(__name__)
 
 TRANSFORMS = ("none", "log", "diff")
-RELATIVES = ("none", "last", "season")
+RELATIVES = ("auto", "none", "last", "season")
 MIN_TRAIN_WINDOWS = 8  # an automatic window is shortened to leave this many per series
 
 
@@ -54,8 +54,9 @@ class SeriesConfig:
     window: int = 0  # input steps (0: two seasons, or 24 without a season)
     horizon: int = 0  # steps forecast at once (0: one season up to 24, else 10)
     season: int | None = None  # None: guessed from the time stamps; 0: none
-    relative: str = "last"  # the anchor the network corrects: none, last value, season
-    center: bool = False  # inputs relative to the window's last value (level-free)
+    relative: str = "auto"  # the anchor the network corrects: none, last value, season;
+    # auto: the season's value when there is a season, else the last value
+    center: bool = True  # inputs relative to the window's last value (level-free)
     val_fraction: float = 0.15  # of each series' points, before the test part
     test_fraction: float = 0.15  # of each series' points, at its end
     batch_size: int = 32
@@ -241,9 +242,8 @@ def origins(split: Split, part: str, config: SeriesConfig, length: int) -> np.nd
 def scaled(series: Series, scaling: Scaling, config: SeriesConfig) -> tuple[np.ndarray, np.ndarray]:
     """The transformed, scaled target (n,) and the scaled covariates (n, k)."""
     z = (transform(series.values, config.transform, series) - scaling.mean) / scaling.std
-    covariates = ((series.covariates - np.asarray(scaling.covariate_mean))
-                  / np.asarray(scaling.covariate_std)) if series.covariates.shape[1] else \
-        series.covariates
+    covariates = ((series.covariates - np.asarray(scaling.covariate_mean, dtype=float))
+                  / np.asarray(scaling.covariate_std, dtype=float))  # (n, k), k may be 0
     return z, covariates
 
 
@@ -307,8 +307,8 @@ class SeriesData:
 
 
 def resolve(config: SeriesConfig, series: list[Series]) -> tuple[SeriesConfig, str]:
-    """``config`` with its automatic season, horizon and window chosen for ``series``,
-    and what the season came from."""
+    """``config`` with its automatic season, horizon, window and anchor chosen for
+    ``series``, and what the season came from."""
     if config.season is None:
         season, reason = guess_season(series[0].times)
         season = season or 0
@@ -317,7 +317,10 @@ def resolve(config: SeriesConfig, series: list[Series]) -> tuple[SeriesConfig, s
     else:
         season, reason = config.season, "--season" if config.season else "--season 0"
     horizon = config.horizon or (season if 0 < season <= 24 else 10)
-    resolved = replace(config, season=season, horizon=horizon,
+    relative = config.relative
+    if relative == "auto":
+        relative = "season" if season else "last"
+    resolved = replace(config, season=season, horizon=horizon, relative=relative,
                        window=config.window or max(2 * season, 24))
     if config.window == 0:
         shortest = min(split_series(len(s), resolved).train for s in series)
