@@ -12,11 +12,13 @@ import torch
 from click.testing import CliRunner
 
 from lstmkit.cli import main
-from lstmkit.data.series import SeriesConfig
+from lstmkit.data.series import SeriesConfig, seasonal_positions
 from lstmkit.model import SequenceConfig
 from lstmkit.tasks.forecast import (
+    BLEND_START,
     DEFAULT_LOOP,
     ForecastNet,
+    build_net,
     elementwise_loss,
     load_forecaster,
     train,
@@ -187,6 +189,20 @@ def test_quantiles_never_cross():
     raw = net.body(x).view(-1, 4, 3)
     assert (raw.diff(dim=-1) < 0).any()  # the head alone would cross
     assert (net(x).diff(dim=-1) >= 0).all()
+
+
+def test_a_blending_net_adds_a_learned_share_of_last_seasons_change():
+    config = SeriesConfig(demo="sine", window=6, horizon=4, season=3, relative="blend")
+    positions = seasonal_positions(config)
+    assert positions.tolist() == [3, 4, 5, 3]  # step 4 reads two seasons back
+    net = build_net(SequenceConfig(input_size=1, output_size=4), config, ForecastConfig())
+    for parameter in net.body.parameters():
+        torch.nn.init.zeros_(parameter)  # the LSTM says nothing: only the skip speaks
+    x = torch.arange(6.0).view(1, 6, 1)  # the window's last value is 5
+    share = torch.sigmoid(torch.tensor(BLEND_START))
+    expected = share * (x[0, positions, 0] - 5.0)
+    torch.testing.assert_close(net(x)[0, :, 0], expected)
+    assert len(list(net.parameters())) == len(list(net.body.parameters())) + 1
 
 
 def test_pinball_loss_weighs_under_and_over_forecasts_by_the_quantile():

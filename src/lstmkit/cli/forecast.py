@@ -33,7 +33,7 @@ train_options = options(
     click.option("--window", type=int, default=DATA.window, show_default=True, help="Input steps (0: two seasons, at least 24; shortened for short series)."),
     click.option("--horizon", type=int, default=DATA.horizon, show_default=True, help="Steps forecast at once (0: one season up to 24, else 10)."),
     click.option("--season", type=int, help="Season length for seasonal naive and MASE (default: guessed from the time column: hourly 24, daily 7, weekly 52, monthly 12, quarterly 4; 0: none)."),
-    click.option("--relative", type=click.Choice(RELATIVES), default=DATA.relative, show_default=True, help="The network forecasts a correction to this naive forecast: none, the last value, or the value one season back; auto: season with a season, else last."),
+    click.option("--relative", type=click.Choice(RELATIVES), default=DATA.relative, show_default=True, help="The network forecasts a correction to this naive forecast: none, the last value, the value one season back, or blend (the last value plus a learned share of the seasonal change); auto: blend with a season, else last."),
     click.option("--center/--no-center", default=DATA.center, show_default=True, help="Inputs relative to the window's last value (level-free), or as scaled values."),
     click.option("--val-fraction", type=float, default=DATA.val_fraction, show_default=True, help="Of each series, before the test part (0: no validation, no early stopping)."),
     click.option("--test-fraction", type=float, default=DATA.test_fraction, show_default=True, help="Of each series, at its end; at least one horizon."),

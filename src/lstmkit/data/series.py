@@ -9,7 +9,11 @@ the next ``horizon`` values out.
 A window's targets are the scaled values minus an *anchor*, the forecast of a naive
 method (``relative``: the last value, or the value one season back): the network learns a
 correction to a baseline rather than the series' level, which a small LSTM learns more
-easily and which keeps a trend it has not seen in training from pulling it off.
+easily and which keeps a trend it has not seen in training from pulling it off. With
+``blend`` the anchor is the last value and the network adds a learned share of the
+seasonal naive change itself (``tasks.forecast.ForecastNet``). Inputs are likewise taken
+relative to the window's last value (``center``), so a level never seen in training looks
+like any other.
 
 The origin ``t`` of a window is the index of its first forecast step: inputs are the
 points ``t - window .. t - 1``, targets ``t .. t + horizon - 1``. A training window has
@@ -33,7 +37,7 @@ from .series_csv import DEMOS, FILLS, Series, demo_series, guess_season, read_cs
 log = logging.getLogger(__name__)
 
 TRANSFORMS = ("none", "log", "diff")
-RELATIVES = ("auto", "none", "last", "season")
+RELATIVES = ("auto", "none", "last", "season", "blend")
 MIN_TRAIN_WINDOWS = 8  # an automatic window is shortened to leave this many per series
 
 
@@ -54,8 +58,10 @@ class SeriesConfig:
     window: int = 0  # input steps (0: two seasons, or 24 without a season)
     horizon: int = 0  # steps forecast at once (0: one season up to 24, else 10)
     season: int | None = None  # None: guessed from the time stamps; 0: none
-    relative: str = "auto"  # the anchor the network corrects: none, last value, season;
-    # auto: the season's value when there is a season, else the last value
+    # The anchor the network corrects: none, last (value), season (the value one season
+    # back), blend (last, plus a learned share of the seasonal change); auto: blend when
+    # there is a season, else last.
+    relative: str = "auto"
     center: bool = True  # inputs relative to the window's last value (level-free)
     val_fraction: float = 0.15  # of each series' points, before the test part
     test_fraction: float = 0.15  # of each series' points, at its end
@@ -90,8 +96,8 @@ class SeriesConfig:
                                f"(got {self.test_fraction})")
         if not 0.0 <= self.val_fraction < 0.5:
             raise LstmkitError(f"val_fraction must be in [0, 0.5) (got {self.val_fraction})")
-        if self.relative == "season" and self.season == 0:
-            raise LstmkitError("relative 'season' needs a season (got --season 0)")
+        if self.relative in ("season", "blend") and self.season == 0:
+            raise LstmkitError(f"relative '{self.relative}' needs a season (got --season 0)")
 
     @property
     def source(self) -> str:
@@ -251,13 +257,21 @@ def anchors(z: np.ndarray, at: np.ndarray, config: SeriesConfig) -> np.ndarray:
     """The naive forecast (N, H) in scaled units that the network corrects, for origins
     ``at`` (N,): zeros, the last value, or the value one season before each step."""
     h = np.arange(config.horizon)
-    if config.relative == "last":
+    if config.relative in ("last", "blend"):  # blend: the network adds the seasonal part
         return np.repeat(z[at - 1][:, None], config.horizon, axis=1)
     if config.relative == "season":
         m = config.season
         back = m * ((h // m) + 1)  # the same phase in the last season before the origin
         return z[at[:, None] + h[None, :] - back[None, :]]
     return np.zeros((len(at), config.horizon))
+
+
+def seasonal_positions(config: SeriesConfig) -> np.ndarray:
+    """Where in a window (0 .. W-1) the seasonal naive value of each forecast step lies
+    (H,): the point one season (or more) before the step, in the last season before the
+    origin."""
+    h = np.arange(config.horizon)
+    return config.window - config.season * (h // config.season + 1) + h
 
 
 def window_inputs(z: np.ndarray, covariates: np.ndarray, at: np.ndarray,
@@ -317,23 +331,27 @@ def resolve(config: SeriesConfig, series: list[Series]) -> tuple[SeriesConfig, s
     else:
         season, reason = config.season, "--season" if config.season else "--season 0"
     horizon = config.horizon or (season if 0 < season <= 24 else 10)
-    relative = config.relative
-    if relative == "auto":
-        relative = "season" if season else "last"
-    resolved = replace(config, season=season, horizon=horizon, relative=relative,
-                       window=config.window or max(2 * season, 24))
+    need = -(-horizon // season) * season if season else 0  # window steps a blend reads
+    window = config.window or max(2 * season, need, 24)  # two seasons, or 24 steps
     if config.window == 0:
-        shortest = min(split_series(len(s), resolved).train for s in series)
+        shortest = min(split_series(len(s), replace(config, horizon=horizon)).train
+                       for s in series)
         # Leave every series some training windows: shorten the window, not below a horizon.
         room = shortest - config.offset - horizon - MIN_TRAIN_WINDOWS + 1
-        if room < resolved.window:
-            window = max(room, min(horizon, resolved.window), 2)
+        if room < window:
+            window = max(room, min(horizon, window), need, 2)
             log.info("window shortened to %d so that the shortest series keeps training windows",
                      window)
-            resolved = replace(resolved, window=window)
-    if resolved.relative == "season" and not season:
-        raise LstmkitError("relative 'season' needs a season, and none was guessed "
-                           f"({reason}); give --season N or --relative last")
+    relative = config.relative
+    if relative == "auto":
+        relative = ("blend" if window >= need else "season") if season else "last"
+    resolved = replace(config, season=season, horizon=horizon, relative=relative, window=window)
+    if resolved.relative in ("season", "blend") and not season:
+        raise LstmkitError(f"relative '{resolved.relative}' needs a season, and none was "
+                           f"guessed ({reason}); give --season N or --relative last")
+    if resolved.relative == "blend" and window < need:
+        raise LstmkitError(f"relative 'blend' reads the seasonal naive forecast from the window: "
+                           f"window {window} is shorter than the {need} steps it needs")
     return resolved, reason
 
 

@@ -22,7 +22,13 @@ from ..core.device import autocast
 from ..core.loop import EventHook, LoopConfig, fit
 from ..core.task import RunContext
 from ..data.batching import ArrayBatch, ArrayBatches
-from ..data.series import Scaling, SeriesConfig, SeriesData, prepare_series
+from ..data.series import (
+    Scaling,
+    SeriesConfig,
+    SeriesData,
+    prepare_series,
+    seasonal_positions,
+)
 from ..errors import CheckpointError, LstmkitError
 from ..model import SequenceConfig, SequenceModel
 from .forecaster import ForecastConfig, Forecaster, parse_quantiles
@@ -36,24 +42,45 @@ DESCRIPTION = "a forecasting model"
 DEFAULT_LOOP = LoopConfig(epochs=60, lr=3e-3, warmup_steps=20, weight_decay=1e-4,
                           patience=8, log_every=50)
 DEFAULT_MODEL = {"hidden_size": 64, "layers": 1, "dropout": 0.1}
+BLEND_START = 2.0  # the logit of the seasonal share a blending network starts from
 
 
 class ForecastNet(nn.Module):
-    """``SequenceModel`` whose ``horizon * quantiles`` outputs are read as a forecast."""
+    """``SequenceModel`` whose ``horizon * quantiles`` outputs are read as a forecast.
 
-    def __init__(self, config: SequenceConfig, horizon: int, outputs: int):
+    With ``seasonal`` window positions (H,), one per forecast step, it also adds a learned
+    share of the seasonal naive change (the value at that position less the window's last
+    value) to each step: a skip connection that lets it lean on last season as much as
+    the data reward, from half at the start.
+    """
+
+    def __init__(self, config: SequenceConfig, horizon: int, outputs: int,
+                 seasonal: tuple[int, ...] = ()):
         super().__init__()
         if config.output_size != horizon * outputs:
             raise LstmkitError(f"output_size {config.output_size} is not horizon {horizon} x "
                                f"{outputs} outputs")
         self.config, self.horizon, self.outputs = config, horizon, outputs
         self.body = SequenceModel(config)
+        self.blend = nn.Parameter(torch.full((horizon,), BLEND_START)) if seasonal else None
+        # Derived from the data settings, so not saved with the weights.
+        self.register_buffer("seasonal", torch.tensor(seasonal, dtype=torch.long),
+                             persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` (B, W, F) -> (B, H, Q), rising along Q: quantiles never cross, by sorting
         (the pinball loss of sorted outputs is never worse than of the unsorted ones)."""
         out = self.body(x).view(-1, self.horizon, self.outputs)
+        if self.blend is not None:
+            change = x[:, self.seasonal, 0] - x[:, -1:, 0]  # (B, H) seasonal naive - last
+            out = out + (torch.sigmoid(self.blend) * change)[..., None]
         return out.sort(dim=-1).values if self.outputs > 1 else out
+
+
+def build_net(model: SequenceConfig, data: SeriesConfig, forecast: ForecastConfig) -> ForecastNet:
+    """The network for these settings (``model``'s sizes must match them)."""
+    seasonal = tuple(seasonal_positions(data).tolist()) if data.relative == "blend" else ()
+    return ForecastNet(model, data.horizon, forecast.outputs, seasonal)
 
 
 def elementwise_loss(pred: torch.Tensor, target: torch.Tensor, config: ForecastConfig
@@ -166,9 +193,9 @@ def train(data: SeriesConfig | None, out: str | Path, model: dict | None = None,
             prepared.season_reason = loaded.meta.get("season_reason", prepared.season_reason)
         if net is None:
             config = prepared.config
-            net = ForecastNet(SequenceConfig(input_size=prepared.features,
-                                             output_size=config.horizon * forecast.outputs,
-                                             **settings), config.horizon, forecast.outputs)
+            net = build_net(SequenceConfig(input_size=prepared.features,
+                                           output_size=config.horizon * forecast.outputs,
+                                           **settings), config, forecast)
         return ForecastTask(net, prepared, forecast)
 
     return fit(build, out, loop, resume=resume, on_event=on_event)
@@ -182,7 +209,7 @@ def load(folder: Path, config: dict, device="cpu") -> Forecaster:
         forecast = ForecastConfig.from_dict(config.get("forecast", {}))
         model_config = SequenceConfig.from_dict(config["model"])
         scalings = {name: Scaling.from_dict(v) for name, v in config["scaling"].items()}
-        net = ForecastNet(model_config, data.horizon, forecast.outputs)
+        net = build_net(model_config, data, forecast)
     except (KeyError, TypeError, ValueError, LstmkitError) as exc:
         raise CheckpointError(f"'{folder / 'config.json'}' has invalid forecasting settings: "
                               f"{exc}") from exc
