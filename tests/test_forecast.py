@@ -132,6 +132,7 @@ def test_eval_prints_the_baselines_and_a_verdict(quantile_model):
         assert name in text
     assert "3 forecasts of 12 steps (36 points); season 12 (monthly time stamps)" in text
     assert "the LSTM beats all three baselines" in text or "the LSTM does not beat" in text
+    assert "the 0.1-0.9 quantile band holds " in text and "(a calibrated band: 80%)" in text
     values = json.loads(run("forecast", "eval", "--model", quantile_model, "--json").output)
     assert set(values["metrics"]) == {"LSTM", "last value", "seasonal naive", "drift"}
     assert set(values["metrics"]["drift"]) == {"rmse", "mae", "mase", "smape"}
@@ -159,6 +160,22 @@ def test_a_global_model_over_a_file_of_several_series(tmp_path):
     run("forecast", "predict", "--model", out / "best", "--out", tmp_path / "f.csv")
     table = pd.read_csv(tmp_path / "f.csv")
     assert table.groupby("series").size().to_dict() == {"north": 12, "south": 12}
+
+
+def test_a_config_file_fills_settings_and_typed_options_win(tmp_path):
+    csv = write_shops(tmp_path / "shop.csv")
+    config = tmp_path / "run.toml"
+    config.write_text('[data]\nwindow = 15\nhorizon = 6\n[model]\nhidden_size = 6\n'
+                      '[loop]\nepochs = 1\n', "utf-8")
+    run("forecast", "train", "--csv", csv, "--target", "sales", "--time", "month",
+        "--config", config, "--horizon", 3, "--epoch-windows", 16, "-q", "--out", tmp_path / "r")
+    saved = json.loads((tmp_path / "r" / "best" / "config.json").read_text())
+    assert (saved["data"]["window"], saved["data"]["horizon"]) == (15, 3)
+    assert saved["model"]["hidden_size"] == 6 and saved["loop"]["epochs"] == 1
+    config.write_text("hiden_size = 6\n", "utf-8")
+    result = run("forecast", "train", "--demo", "sine", "--config", config, "--out",
+                 tmp_path / "bad", ok=False)
+    assert result.exit_code == 1 and "unknown setting(s): hiden_size" in result.output
 
 
 def _step_losses(folder: Path) -> dict[int, float]:

@@ -326,8 +326,6 @@ def resolve(config: SeriesConfig, series: list[Series]) -> tuple[SeriesConfig, s
     if config.season is None:
         season, reason = guess_season(series[0].times)
         season = season or 0
-        if not season:
-            reason += ": seasonal naive left out (give --season N)"
     else:
         season, reason = config.season, "--season" if config.season else "--season 0"
     horizon = config.horizon or (season if 0 < season <= 24 else 10)

@@ -149,7 +149,7 @@ def _times(text: pd.Series, column: str, lines: np.ndarray, path: Path,
                            "(--fill fills values, never times)")
     numeric = pd.to_numeric(text, errors="coerce")
     if time_format is None and numeric.notna().all():
-        return pd.Index(numeric.to_numpy(dtype=float))
+        return pd.Index(numeric.to_numpy(dtype=float), name=column)
     formats = [time_format] if time_format else _guess_formats(text.iloc[0])
     if not formats:
         raise LstmkitError(
@@ -160,7 +160,7 @@ def _times(text: pd.Series, column: str, lines: np.ndarray, path: Path,
     for fmt in formats:
         parsed = pd.to_datetime(text, format=fmt, errors="coerce")
         if parsed.notna().all():
-            return pd.DatetimeIndex(parsed)
+            return pd.DatetimeIndex(parsed, name=column)
         if best is None:
             best = (fmt, parsed)
     fmt, parsed = best

@@ -113,7 +113,8 @@ class Evaluation:
         """The metrics as aligned text, with a heading and the verdict."""
         many = f"{self.series} series, " if self.series > 1 else ""
         season = (f"season {self.season} ({self.season_reason})" if self.season
-                  else f"no season ({self.season_reason})")
+                  else f"no season ({self.season_reason}), so no seasonal naive: give "
+                       "--season N if the data have one")
         lines = [(f"test part: {many}{self.origins} forecasts of {self.horizon} steps "
                   f"({self.points} points); {season}"),
                  f"{'method':<16}{'RMSE':>12}{'MAE':>12}{'MASE':>9}{'sMAPE':>9}"]

@@ -162,21 +162,29 @@ class Forecaster:
         series = self.read() if series is None else series
         config = self.config
         sums: dict[str, ErrorSums] = {}
-        count = 0
+        count = inside = 0
         for one in series:
             split = split_series(len(one), config)
             check_length(one, split, config)
             at = origins(split, "test", config, len(one))
             truth = one.values[at[:, None] + np.arange(config.horizon)]  # (N, H)
-            forecasts = {MODEL: self.forecast_at(one, at)[..., self.forecast.middle],
+            ours = self.forecast_at(one, at)  # (N, H, Q)
+            forecasts = {MODEL: ours[..., self.forecast.middle],
                          **naive_forecasts(one.values, at, config.horizon, config.season)}
             scale = mase_scale(one.values[:split.train], config.season)
             for name, values in forecasts.items():
                 sums.setdefault(name, ErrorSums()).add(truth, values, scale)
+            inside += int(((ours[..., 0] <= truth) & (truth <= ours[..., -1])).sum())
             count += len(at)
+        notes = []
+        if self.forecast.quantiles:
+            low, high = self.forecast.quantiles[0], self.forecast.quantiles[-1]
+            notes.append(f"the {low:g}-{high:g} quantile band holds "
+                         f"{inside / (count * config.horizon):.1%} of the test values "
+                         f"(a calibrated band: {high - low:.0%})")
         reason = self.meta.get("season_reason", "")
         return Evaluation({k: v.metrics() for k, v in sums.items()}, len(series), count,
-                          config.horizon, config.season, reason)
+                          config.horizon, config.season, reason, notes)
 
     def predict(self, series: list[Series] | None = None, hide: str = "none") -> Forecast:
         """Forecast each series. ``hide``: ``none`` forecasts the steps after the data;
