@@ -95,7 +95,7 @@ def read_csv_series(path: str | Path, target: str, time: str | None = None,
             times=None if times is None else times[rows], lines=lines[rows])
         label = f" (series '{name}')" if id_column else ""
         if series.times is not None:
-            _check_order(series, path, time, label)
+            _check_order(series, frame[time].to_numpy()[rows], path, time, label)
         if fill != "none":
             _fill(series, fill, path, [target, *covariates], label)
         result.append(series)
@@ -179,26 +179,22 @@ def _guess_formats(first: str) -> list[str]:
     return list(dict.fromkeys(f for f in found if f))
 
 
-def _check_order(series: Series, path: Path, column: str, label: str) -> None:
-    """Times must rise strictly: a repeat or a step back is an error naming both lines."""
+def _check_order(series: Series, cells: np.ndarray, path: Path, column: str,
+                 label: str) -> None:
+    """Times must rise strictly: a repeat or a step back is an error naming both lines
+    and the time as written (``cells``, the series' time column as text)."""
     delta = series.times[1:] - series.times[:-1]
     if isinstance(delta, pd.TimedeltaIndex):
         delta = delta.total_seconds()
     steps = np.asarray(delta, dtype=float)  # (n - 1,)
-    for problem, where in (("repeats", steps == 0), ("comes before", steps < 0)):
+    for problem, where, fix in (("repeats", steps == 0, "remove the duplicate rows"),
+                                ("comes before", steps < 0, "sort the file by time")):
         found = np.flatnonzero(where)
         if len(found):
             i = int(found[0]) + 1
-            what = ("the time of" if problem == "repeats" else "the time")
             raise LstmkitError(
-                f"'{path}' line {series.lines[i]}: {column} '{_show(series.times[i])}' "
-                f"{problem} {what} line {series.lines[i - 1]}{label}; "
-                + ("remove the duplicate rows" if problem == "repeats"
-                   else "sort the file by time"))
-
-
-def _show(value) -> str:
-    return str(value.isoformat() if hasattr(value, "isoformat") else value)
+                f"'{path}' line {series.lines[i]}: {column} '{cells[i]}' {problem} the time of "
+                f"line {series.lines[i - 1]} ('{cells[i - 1]}'){label}; {fix}")
 
 
 def _fill(series: Series, fill: str, path: Path, columns: list[str], label: str) -> None:
