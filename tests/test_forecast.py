@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from lstmkit.cli import main
 from lstmkit.data.series import SeriesConfig, seasonal_positions
+from lstmkit.errors import LstmkitError
 from lstmkit.model import SequenceConfig
 from lstmkit.tasks.forecast import (
     BLEND_START,
@@ -82,6 +83,8 @@ def test_the_sine_demo_beats_the_naive_forecasts_after_a_short_run(tmp_path):
     forecast = forecaster.predict()
     assert len(forecast.table) == 24
     assert forecast.table["time"].iloc[0] == pd.Timestamp("2024-02-26 00:00")
+    with pytest.raises(LstmkitError, match="trained on the demo 'sine', which has no columns"):
+        forecaster.read(tmp_path / "any.csv")
 
 
 def test_checkpoint_holds_what_predicting_needs_and_no_pickles(quantile_model):
@@ -109,6 +112,14 @@ def test_predict_writes_a_csv_and_a_png_with_ordered_quantiles(quantile_model, t
     assert table["actual"].isna().all()
     assert (tmp_path / "f.png").read_bytes()[:8] == PNG
     assert "wrote" in result.output and "2018-12-01" in result.output
+
+
+def test_predict_from_a_file_with_newer_rows(quantile_model, tmp_path):
+    newer = write_shops(tmp_path / "newer.csv", n=108)  # a year more of the same shop
+    run("forecast", "predict", "--model", quantile_model, "--csv", newer, "--out",
+        tmp_path / "f.csv")
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert table["origin"].iloc[0] == "2018-12-01" and table["time"].iloc[0] == "2019-01-01"
 
 
 @pytest.mark.parametrize("hide, rows", [("horizon", 12), ("test", 14)])

@@ -13,7 +13,7 @@ from ..data.series_csv import DEMOS, FILLS
 from ..model import CELLS
 from ..tasks.forecast import DEFAULT_LOOP as FORECAST_LOOP
 from ..tasks.forecast import DEFAULT_MODEL as FORECAST_MODEL
-from ..tasks.forecaster import LOSSES, ForecastConfig
+from ..tasks.forecaster import LOSSES, MAX_PANELS, ForecastConfig
 from .base import Progress, echo_json, explicit, log, main, options, read_toml
 
 # Defaults shown in --help come from the library's own (the CLI only fills their fields).
@@ -141,7 +141,9 @@ def predict(model_dir: str, csv: str | None, hide: str, out: str, plot: str | No
     if hide != "none":
         error = (table["forecast"] - table["actual"]).abs().mean()
         click.echo(f"mean absolute error of the {len(table)} hidden steps: {error:.4g}")
-    click.echo(f"wrote {out} ({len(table)} rows) and {plot}", err=True)
+    drawn = "" if len(result.panels) <= MAX_PANELS else \
+        f", which draws the first {MAX_PANELS} of {len(result.panels)} series"
+    click.echo(f"wrote {out} ({len(table)} rows) and {plot}{drawn}", err=True)
 
 
 @forecast.command("eval")

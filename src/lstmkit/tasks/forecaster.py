@@ -131,8 +131,12 @@ class Forecaster:
     def read(self, csv: str | Path | None = None) -> list[Series]:
         """The training data again, or ``csv`` (a file with the same columns, e.g. with newer
         rows), read and checked the same way."""
-        config = self.config if csv is None else replace(self.config, csv=str(csv), demo=None)
-        return read_series(config)
+        if csv is None:
+            return read_series(self.config)
+        if self.config.demo is not None:
+            raise LstmkitError(f"this model was trained on the demo '{self.config.demo}', "
+                               "which has no columns to read from a CSV file; train on a CSV file")
+        return read_series(replace(self.config, csv=str(csv)))
 
     def _scaling(self, series: Series) -> Scaling:
         if series.name not in self.scalings:
