@@ -51,7 +51,7 @@ class ForecastNet(nn.Module):
     With ``seasonal`` window positions (H,), one per forecast step, it also adds a learned
     share of the seasonal naive change (the value at that position less the window's last
     value) to each step: a skip connection that lets it lean on last season as much as
-    the data reward, from half at the start.
+    the data reward, starting from a share of sigmoid(``BLEND_START``), about 0.88.
     """
 
     def __init__(self, config: SequenceConfig, horizon: int, outputs: int,

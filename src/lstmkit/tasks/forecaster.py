@@ -116,7 +116,8 @@ class Forecast:
 
 @dataclass
 class Forecaster:
-    """A trained forecasting model with everything its data need (see ``load``)."""
+    """A trained forecasting model with everything its data need (``tasks.forecast.load``
+    builds one from a model folder)."""
 
     net: nn.Module  # a ``tasks.forecast.ForecastNet``: inputs (B, W, F) -> (B, H, Q)
     config: SeriesConfig  # window, horizon and season resolved in training
