@@ -51,6 +51,7 @@ from .task import Batch, RunContext, Task
 log = logging.getLogger(__name__)
 
 EventHook = Callable[[dict], None]
+PLOT_EVERY_S = 10.0
 def lr_at(step: int, total: int, config: LoopConfig) -> float:
     """Linear warm-up to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at ``total``."""
     if step < config.warmup_steps:
@@ -155,6 +156,7 @@ class _Run:
                      "parameters": sum(p.numel() for p in self.model.parameters()),
                      "processes": dist.world}
         self.metrics_path = out / "metrics.jsonl"
+        self.plotted, self.unplotted = -math.inf, False  # when curves.png was drawn; new rows since
 
     def _restore(self, saved: dict, tensors: dict) -> None:
         self.optimizer.load_state_dict(optimizer_from_tensors(saved["optimizer"], tensors))
@@ -236,9 +238,7 @@ class _Run:
                     self._record(row)
                     self.emit({"event": "epoch", **row, "text": text})
                     self._save_last()
-                    if dist.main:
-                        plot_curves(self.metrics_path, self.out / "curves.png", *task.curve,
-                                    loss_label=task.loss_label)
+                    self._plot(final=False)
                     if finished_epoch and self.budget_steps and self.step >= self.budget_steps:
                         stop_reason = f"spent max_tokens={config.max_tokens}"
                     elif config.patience and self.bad_epochs >= config.patience:
@@ -313,8 +313,19 @@ class _Run:
         row["best"] = improved
         return task.format_metrics(metrics)
 
+    def _plot(self, final: bool) -> None:
+        """Draw curves.png after an epoch (at most every ``PLOT_EVERY_S``: a plot costs a few
+        tenths of a second, as much as an epoch of a small task) and once at the end."""
+        self.unplotted = self.unplotted or not final
+        due = final or time.monotonic() - self.plotted >= PLOT_EVERY_S
+        if self.dist.main and self.unplotted and due:
+            plot_curves(self.metrics_path, self.out / "curves.png", *self.task.curve,
+                        loss_label=self.task.loss_label)
+            self.plotted, self.unplotted = time.monotonic(), False
+
     def _finish(self, stop_reason: str | None, started: float, eval_seconds: float,
                 trained_tokens: int) -> dict:
+        self._plot(final=True)
         elapsed = time.monotonic() - started
         tokens_all, peak = self.dist.sum([trained_tokens, peak_memory_mib(self.device)],
                                          self.device)
