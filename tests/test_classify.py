@@ -134,9 +134,10 @@ def test_report_numbers():
 def test_resumed_run_repeats_the_uninterrupted_losses(tmp_path):
     data = slopes_csv(tmp_path / "slopes.csv")
     source = Source(str(data))
-    config = SequencesConfig(label_column="kind", batch_size=8, chunk=1)
+    # 27 training sequences in batches of 8: 3 passes of 3 batches an epoch.
+    config = SequencesConfig(label_column="kind", batch_size=8, chunk=1, epoch_steps=8)
     train(source, tmp_path / "straight", TINY, config, tiny_loop(epochs=3))
-    train(source, tmp_path / "split", TINY, config, tiny_loop(epochs=3, max_steps=4))
+    train(source, tmp_path / "split", TINY, config, tiny_loop(epochs=3, max_steps=13))
     train(source, tmp_path / "split", TINY, config, tiny_loop(epochs=3), resume=True)
 
     def losses(name):
@@ -144,7 +145,7 @@ def test_resumed_run_repeats_the_uninterrupted_losses(tmp_path):
         return {r["step"]: r["loss"] for r in rows if r["kind"] == "step"}
 
     straight, split = losses("straight"), losses("split")
-    assert len(straight) == 9 and sorted(split) == sorted(straight)
+    assert len(straight) == 27 and sorted(split) == sorted(straight)
     for step, loss in straight.items():
         assert split[step] == pytest.approx(loss, abs=1e-6)
 

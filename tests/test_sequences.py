@@ -118,6 +118,24 @@ def test_csv_label_column_by_index(tmp_path):
     assert raw.labels == ["a", "b"] and raw.values.shape == (2, 2, 1)
 
 
+def test_files_to_predict_keep_every_value_column(tmp_path):
+    (tmp_path / "n.csv").write_text("1,2,3\n4,5,6\n", "utf-8")
+    raw = read_table(tmp_path / "n.csv", "kind", required=False)
+    assert raw.labels is None and raw.values.shape == (2, 3, 1)
+    (tmp_path / "h.csv").write_text("a,b\n1,2\n", "utf-8")
+    assert read_table(tmp_path / "h.csv", "kind", required=False).values.shape == (1, 2, 1)
+    (tmp_path / "s.csv").write_text("up,1,2\ndown,3,4\n", "utf-8")  # labels first
+    raw = read_table(tmp_path / "s.csv", "kind", required=False)
+    assert raw.labels == ["up", "down"] and raw.values.shape == (2, 2, 1)
+
+
+def test_the_label_column_found_is_remembered(tmp_path):
+    (tmp_path / "d.tsv").write_text("2\t0.5\n1\t1.5\n", "utf-8")
+    assert read_table(tmp_path / "d.tsv").label_column == "0"
+    (tmp_path / "d.csv").write_text("x,kind\n1,a\n", "utf-8")
+    assert read_table(tmp_path / "d.csv", "kind").label_column == "kind"
+
+
 @pytest.mark.parametrize("text, column, message", [
     ("a,b,label\n1,x,up\n", "label", "row 2: 'x' in column 2 is not a number"),
     ("a,b,c\n1,2,3\n", "label", "has no column 'label' (its header: a, b, c)"),
@@ -197,7 +215,7 @@ def test_normalisation_is_fitted_on_the_training_part_only(tmp_path):
     assert data.normaliser.std[0] == pytest.approx(float(fit_part.values.std()), rel=1e-5)
     # Neither the validation part nor the test data moved the statistics.
     assert abs(data.normaliser.mean[0] - float(train.values.mean())) > 1.0
-    encoded = data.train.inputs[:, :, 0]
+    encoded = data.train.batches.inputs[:, :, 0]
     assert float(encoded.mean()) == pytest.approx(0.0, abs=1e-5)
     assert float(data.test.inputs.mean()) > 1.0
 
@@ -233,7 +251,7 @@ def test_auto_chunk_is_resolved_and_saved_in_the_config(tmp_path):
     train, _ = read_npz(tmp_path / "d.npz")
     data = prepare_sequences(train, None, SequencesConfig(batch_size=2))
     assert data.config.chunk > 1
-    assert data.train.inputs.shape[1] * data.config.chunk >= 100
+    assert data.train.batches.inputs.shape[1] * data.config.chunk >= 100
 
 
 def test_digits_split_is_fixed_and_stratified():
@@ -245,3 +263,22 @@ def test_digits_split_is_fixed_and_stratified():
     assert sorted(set(held.labels)) == list(range(10))
     _, _, again = split_sequences(train, None, config)
     np.testing.assert_array_equal(again.values, held.values)
+
+
+def test_small_data_are_passed_over_several_times_an_epoch():
+    import torch
+
+    from lstmkit.data.batching import ArrayBatches
+    from lstmkit.data.sequences import EpochBatches
+
+    base = ArrayBatches(torch.zeros(10, 3, 1), torch.arange(10), batch_size=4, seed=1)
+    batches = EpochBatches(base, epoch_steps=7)
+    assert batches.passes == 3 and batches.steps() == 9 and batches.tokens == 90
+    plan = batches.plan(epoch=0)
+    assert len(plan) == 9
+    passes = [sorted(i for key in plan[k * 3:(k + 1) * 3] for i in key) for k in range(3)]
+    assert all(p == list(range(10)) for p in passes)  # every pass sees every sequence once
+    assert plan != batches.plan(epoch=1) and plan == batches.plan(epoch=0)
+    # Two processes: each gets the same number of batches from every pass.
+    assert len(batches.plan(0, rank=0, world=2)) == len(batches.plan(0, rank=1, world=2))
+    assert EpochBatches(base, epoch_steps=2).passes == 1

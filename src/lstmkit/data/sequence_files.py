@@ -42,13 +42,15 @@ class RawSequences:
     lengths: np.ndarray  # (N,) int64 real steps of each sequence, all >= 1
     labels: list | None  # N labels (all int or all str), or None for unlabelled data
     source: str  # where they came from, for messages: a path or "digits"
+    label_column: str | None = None  # tables: the header name or index the labels came from
 
     def __len__(self) -> int:
         return len(self.values)
 
     def subset(self, index: np.ndarray) -> RawSequences:
         labels = None if self.labels is None else [self.labels[i] for i in index]
-        return RawSequences(self.values[index], self.lengths[index], labels, self.source)
+        return RawSequences(self.values[index], self.lengths[index], labels, self.source,
+                            self.label_column)
 
 
 def clean_labels(labels, source: str) -> list:
@@ -300,10 +302,11 @@ def read_table(path: Path, label_column: str | None = "label", required: bool = 
                ) -> RawSequences:
     """One sequence per row of a CSV / TSV / whitespace-separated file, and a label column.
 
-    The label column is the one named ``label_column`` in a header row; without a header
-    (the UCR archive's layout) it is the first column, or the 0-based index ``label_column``
-    (-1: the last); ``None``: no label column. Empty or NaN cells at a row's end shorten
-    its sequence. Unless ``required``, a header without the label column is fine.
+    The label column is the one named ``label_column`` in a header row, or the 0-based
+    index ``label_column`` (-1: the last of the first row); ``None``: no label column.
+    When ``required``, a file without a header and without that name has its label first
+    (the UCR archive's layout); else such a file, or a header without the name, is all
+    values. Empty or NaN cells at a row's end shorten its sequence.
     """
     import pandas as pd
 
@@ -347,7 +350,10 @@ def read_table(path: Path, label_column: str | None = "label", required: bool = 
             row = int(np.argmax(missing)) + 1 + int(header)
             raise LstmkitError(f"'{path}' row {row}: the label is missing")
         labels = clean_labels(table[column].tolist(), str(path))
-    return from_padded(values, labels, str(path), what="row", first=1 + int(header))
+    raw = from_padded(values, labels, str(path), what="row", first=1 + int(header))
+    if column is not None:
+        raw.label_column = head[column] if header and head[column] == label_column else str(column)
+    return raw
 
 
 def _delimiter(line: str) -> str:
@@ -376,13 +382,15 @@ def _layout(path: Path, head: list[str], label_column: str | None, required: boo
                                f"row has {len(head)} columns)")
         index %= len(head)
         return index, not all(n for i, n in enumerate(numeric) if i != index)
-    if all(numeric[1:]):
-        return 0, False  # no header: the UCR layout, the label first
-    if required:
+    if any(not n for n in numeric[1:]):  # a header without the label column
+        if not required:
+            return None, True
         raise LstmkitError(f"'{path}' has no column '{label_column}' (its header: "
                            f"{', '.join(head[:8])}{', ...' if len(head) > 8 else ''}); name "
                            "the label column with --label-column")
-    return None, True
+    if not required and numeric[0]:
+        return None, False  # only numbers: values to predict
+    return 0, False  # the UCR layout, the label first
 
 
 # --- .ts (sktime / UEA) -------------------------------------------------------------------

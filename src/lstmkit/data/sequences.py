@@ -14,6 +14,7 @@ carry their lengths, so the model packs the padding away.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -52,19 +53,24 @@ class SequencesConfig:
     # series: each sequence's own per-channel mean/std; none: values as read
     chunk: int = 0  # consecutive values of each channel read as one time step (0: auto)
     batch_size: int = 16
+    epoch_steps: int = 32  # small data: an epoch passes over them until it has this many batches
+    jitter: float = 0.0  # std of Gaussian noise added to normalised training inputs each step
     val_fraction: float = 0.2  # stratified part of the training data for early stopping
     test_fraction: float = 0.25  # stratified part held out for testing when no test data is given
     split_seed: int = 0  # the seed of both splits (fixed: every run tests on the same part)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise LstmkitError(f"batch_size must be at least 1 (got {self.batch_size})")
+        for name in ("batch_size", "epoch_steps"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise LstmkitError(f"{name} must be at least 1 (got {getattr(self, name)})")
         if not isinstance(self.chunk, int) or self.chunk < 0:
             raise LstmkitError(f"chunk must be 0 (auto) or more (got {self.chunk})")
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
                 raise LstmkitError(f"{name} must be in [0, 1) (got {value})")
+        if not (isinstance(self.jitter, (int, float)) and 0.0 <= self.jitter < math.inf):
+            raise LstmkitError(f"jitter must be a finite number >= 0 (got {self.jitter})")
         if self.normalise not in NORMALISATIONS:
             raise LstmkitError(f"normalise must be one of {', '.join(NORMALISATIONS)} "
                                f"(got '{self.normalise}')")
@@ -329,11 +335,42 @@ def sorted_classes(labels: list) -> list:
 
 # --- all of it ----------------------------------------------------------------------------
 
+class EpochBatches:
+    """``ArrayBatches`` passed over as many times per epoch as it takes to make at least
+    ``epoch_steps`` batches (once, for data of that many batches or more), each pass in its
+    own seeded order. Then a few dozen training sequences get as many optimizer steps per
+    epoch, and per epoch of patience, as a few hundred do."""
+
+    def __init__(self, batches: ArrayBatches, epoch_steps: int, world: int = 1):
+        self.batches = batches
+        self.passes = max(1, math.ceil(epoch_steps / max(batches.steps(world), 1)))
+
+    @property
+    def tokens(self) -> int:
+        return self.batches.tokens * self.passes
+
+    def steps(self, world: int = 1) -> int:
+        return self.batches.steps(world) * self.passes
+
+    def plan(self, epoch: int = 0, rank: int = 0, world: int = 1) -> list[list[int]]:
+        """Process ``rank``'s batches of ``epoch``: ``passes`` shuffled passes, each cut to
+        the batches every process has."""
+        steps = self.batches.steps(world)
+        return [key for i in range(self.passes)
+                for key in self.batches.plan(epoch * self.passes + i, rank, world)[:steps]]
+
+    def collate(self, key: list[int]):
+        return self.batches.collate(key)
+
+    def fingerprint(self) -> str:
+        return self.batches.fingerprint()
+
+
 @dataclass
 class SequenceData:
     """A classifier's prepared data (see ``prepare_sequences``)."""
 
-    train: ArrayBatches
+    train: EpochBatches
     val: ArrayBatches | None
     test: Encoded | None
     classes: list  # label of each class index
@@ -368,6 +405,8 @@ def prepare_sequences(train: RawSequences, test: RawSequences | None,
         raise LstmkitError(f"'{test.source}' has {test.values.shape[2]} values per step, the "
                            f"training data {train.values.shape[2]}")
     fit, val, test = split_sequences(train, test, config)
+    if train.label_column is not None:  # as found, so that predictions read files alike
+        config = replace(config, label_column=train.label_column)
     if config.chunk == 0:
         config = replace(config, chunk=auto_chunk(int(fit.lengths.max())))
     classes = classes or sorted_classes(fit.labels)
@@ -378,8 +417,9 @@ def prepare_sequences(train: RawSequences, test: RawSequences | None,
     parts = {"train": fit, **({"val": val} if val else {}), **({"test": test} if test else {})}
     encoded = {name: encode(part, normaliser, config.chunk, classes)
                for name, part in parts.items()}
-    batches = ArrayBatches(encoded["train"].inputs, encoded["train"].targets,
-                           config.batch_size, encoded["train"].lengths, shuffle=True, seed=seed)
+    batches = EpochBatches(ArrayBatches(encoded["train"].inputs, encoded["train"].targets,
+                                        config.batch_size, encoded["train"].lengths,
+                                        shuffle=True, seed=seed), config.epoch_steps, world)
     if batches.steps(world) == 0:
         raise LstmkitError(f"{len(batches)} training batches cannot be shared by {world} "
                            "processes; lower --batch-size")

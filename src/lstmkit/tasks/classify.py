@@ -11,7 +11,7 @@ Euclidean baseline); ``load`` rebuilds a ``Classifier`` that predicts labels of 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +134,9 @@ class ClassifyTask:
         self.train, self.val = data.train, data.val
 
     def loss(self, net, batch: ArrayBatch, amp, state=None):
+        jitter = self.data.config.jitter
+        if jitter:  # fresh noise every step: the same sequence never looks quite the same
+            batch = replace(batch, inputs=batch.inputs + jitter * torch.randn_like(batch.inputs))
         return F.cross_entropy(batch_logits(net, batch, amp), batch.targets), None
 
     def evaluate(self, model, batches, device, amp, shard) -> dict[str, float]:
@@ -161,10 +164,13 @@ class ClassifyTask:
         return {}
 
     def describe(self) -> dict:
-        data, train = self.data, self.data.train
+        data, train = self.data, self.data.train.batches
+        passes = self.data.train.passes
         described = {"report": f"read {self.source.describe()}: {data.summary()}",
                      "data": (f"{train.examples} training sequences in batches of "
-                              f"{train.batch_size}, {train.inputs.shape[2]} values per step"),
+                              f"{train.batch_size}"
+                              + (f", {passes} passes an epoch" if passes > 1 else "")
+                              + f", {train.inputs.shape[2]} values per step"),
                      "classes": len(data.classes)}
         if train.lengths is not None:
             described["padding"] = padding_fraction(train)
@@ -201,7 +207,7 @@ def train(source: Source | str, out: str | Path, model: ClassifierSettings = MOD
         prepared = prepare_sequences(train_raw, test_raw, data, context.seed, context.world,
                                      classes, normaliser)
         if net is None:
-            features = prepared.train.inputs.shape[2]
+            features = prepared.train.batches.inputs.shape[2]
             net = SequenceModel(model.model_config(features, len(prepared.classes)))
         built["data"] = prepared
         return ClassifyTask(net, prepared, source)
