@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from lstmkit.cli import main
 from lstmkit.core.loop import LoopConfig
-from lstmkit.data.sequences import SequencesConfig, Source
+from lstmkit.data.sequence_sources import Source
+from lstmkit.data.sequences import SequencesConfig
 from lstmkit.tasks import load_model
 from lstmkit.tasks.classify import (
     ClassifierSettings,

@@ -4,14 +4,14 @@ import struct
 import numpy as np
 import pytest
 
-from lstmkit.data.sequence_files import read_idx, read_npz, read_table, read_ts
+from lstmkit.data.sequence_files import read_idx, read_npz
+from lstmkit.data.sequence_sources import Source, read_sequences
+from lstmkit.data.sequence_text import read_table, read_ts
 from lstmkit.data.sequences import (
     Normaliser,
     SequencesConfig,
-    Source,
     encode,
     prepare_sequences,
-    read_sequences,
     split_sequences,
     stratified_split,
 )

@@ -74,7 +74,7 @@ def classify() -> None:
 def train(ctx: click.Context, data, test_file, labels, test_labels, out, config_file, resume,
           quiet, **_: object) -> None:
     """Train a classifier, then test it beside the 1-NN Euclidean baseline."""
-    from ..data.sequences import Source
+    from ..data.sequence_sources import Source
     from ..tasks.classify import split_settings
     from ..tasks.classify import train as train_classifier
 
@@ -137,7 +137,7 @@ def _show_report(report: dict) -> None:
 def evaluate_command(model_dir, data, test_file, labels, test_labels, split, confusion, device,
                      as_json) -> None:
     """Accuracy, macro-F1, a per-class table and the confusion matrix on labelled data."""
-    from ..data.sequences import Source
+    from ..data.sequence_sources import Source
     from ..tasks.classify import evaluate_source, load_classifier
 
     classifier = load_classifier(model_dir, device)
