@@ -185,6 +185,24 @@ def test_cli_train_predict_eval(tmp_path, slopes_run):
     assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_config_file_fills_settings_and_the_command_line_wins(tmp_path):
+    data = slopes_csv(tmp_path / "slopes.csv")
+    config = tmp_path / "run.toml"
+    config.write_text('[model]\nhidden_size = 6\ncell = "gru"\n[data]\nchunk = 2\n'
+                      'label_column = "kind"\n[loop]\nepochs = 1\n', "utf-8")
+    run("classify", "train", "--data", data, "--out", tmp_path / "r", "--config", config,
+        "--hidden-size", 10, "--device", "cpu", "-q")
+    saved = json.loads((tmp_path / "r" / "best" / "config.json").read_text())
+    assert saved["model"]["hidden_size"] == 10 and saved["model"]["cell"] == "gru"
+    assert saved["model"]["input_size"] == 2 and saved["data"]["chunk"] == 2
+    assert saved["loop"]["epochs"] == 1 and saved["loop"]["lr"] == 1e-3
+    config.write_text("hidden_size = 'big'\n", "utf-8")
+    result = run("classify", "train", "--data", data, "--out", tmp_path / "s", "--config",
+                 config, ok=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: invalid setting:")
+
+
 def _write(path: Path, content: str | bytes) -> Path:
     if isinstance(content, bytes):
         path.write_bytes(content)

@@ -86,10 +86,13 @@ def split_settings(values: dict) -> dict:
             groups[group][key] = value
     if unknown:
         raise LstmkitError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    model = ClassifierSettings(**{**asdict(MODEL), **groups["model"]})
-    model.model_config(1, 2)  # checked now, not after reading the data
-    return {"model": model, "data": SequencesConfig(**{**asdict(DATA), **groups["data"]}),
-            "loop": LoopConfig(**{**LOOP.to_dict(), **groups["loop"]})}
+    try:
+        model = ClassifierSettings(**groups["model"])
+        model.model_config(1, 2)  # checked now, not after reading the data
+        return {"model": model, "data": SequencesConfig(**groups["data"]),
+                "loop": LoopConfig(**{**LOOP.to_dict(), **groups["loop"]})}
+    except TypeError as exc:  # a TOML value of the wrong type, e.g. hidden_size = "big"
+        raise LstmkitError(f"invalid setting: {exc}") from exc
 
 
 def batch_logits(model: torch.nn.Module, batch: ArrayBatch, amp: torch.dtype | None
