@@ -198,7 +198,7 @@ def test_stratified_split_keeps_every_class_on_both_sides():
     again = stratified_split(labels, 0.25, seed=0, what="a test part", hint="")
     assert list(again[1]) == list(held)
     with pytest.raises(LstmkitError, match="class 'z' has only 1 example: too few to split"):
-        stratified_split(labels + ["z"], 0.25, seed=0, what="a test part", hint="")
+        stratified_split([*labels, "z"], 0.25, seed=0, what="a test part", hint="")
 
 
 def test_normalisation_is_fitted_on_the_training_part_only(tmp_path):
