@@ -262,7 +262,7 @@ def test_predict_refuses_a_language_model():
     result = run("classify", "predict", "--model", BUNDLED_LM, "--input", "digits", ok=False)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1] == (
-        f"Error: {BUNDLED_LM} is a language model; lstmkit classify needs a sequence classifier")
+        f"Error: {BUNDLED_LM} is a language model; lstmkit classify predict needs a sequence classifier")
 
 
 def test_predict_with_a_model_of_other_width(tmp_path, slopes_run):

@@ -153,8 +153,20 @@ def test_a_language_model_is_refused_by_name():
     for command in ("predict", "eval"):
         result = run("forecast", command, "--model", TANG, ok=False)
         assert result.exit_code == 1 and "Traceback" not in result.output
-        assert result.output == (f"Error: {TANG} is a language model; lstmkit forecast needs a "
-                                 "forecasting model\n")
+        assert result.output == (f"Error: {TANG} is a language model; lstmkit forecast {command} "
+                                 "needs a forecasting model\n")
+
+
+@pytest.mark.parametrize("command, args, wanted", [
+    ("poem", [], "a language model"),
+    ("write", [], "a language model"),
+    ("eval", ["--corpus", "x.jsonl"], "a language model"),
+    ("classify predict", ["--input", "digits"], "a sequence classifier"),
+])
+def test_other_commands_refuse_a_forecasting_model_by_name(quantile_model, command, args, wanted):
+    result = run(*command.split(), "--model", quantile_model, *args, ok=False)
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: {quantile_model} is a forecasting model; lstmkit {command} needs {wanted}")
 
 
 def test_a_global_model_over_a_file_of_several_series(tmp_path):

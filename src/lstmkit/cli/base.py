@@ -18,6 +18,8 @@ log = logging.getLogger("lstmkit")
 class LstmkitGroup(click.Group):
     """Runs a subcommand and shows library errors as one line instead of a traceback."""
 
+    group_class = type  # subgroups (lstmkit forecast, lstmkit classify) are LstmkitGroups too
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -32,7 +34,8 @@ def _message(exc: LstmkitError, ctx: click.Context) -> str:
     from ..tasks import WrongTaskError, describe
 
     if isinstance(exc, WrongTaskError):
-        command = " ".join(filter(None, ["lstmkit", ctx.invoked_subcommand]))
+        below_root = ctx.command_path[len(ctx.find_root().command_path):].split()
+        command = " ".join(["lstmkit", *below_root, ctx.invoked_subcommand or ""]).strip()
         return f"{exc.folder} is {describe(exc.found)}; {command} needs {describe(exc.wanted)}"
     return str(exc)
 
