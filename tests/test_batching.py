@@ -94,3 +94,21 @@ def test_array_batches_cover_every_example_once_per_epoch_and_shard():
     fixed = ArrayBatches(inputs, targets, 4, shuffle=False)
     assert fixed.plan(3) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert fixed.collate([0, 1]).tokens == 8 and fixed.collate([0]).lengths is None
+
+
+def test_epoch_batches_pass_over_small_data_several_times():
+    from lstmkit.data.batching import ArrayBatches, EpochBatches
+
+    data = ArrayBatches(torch.zeros(10, 3, 1), torch.arange(10), 4, seed=2)
+    epochs = EpochBatches(data, passes=3)
+    assert len(epochs) == 8 and epochs.steps() == 8 and epochs.steps(3) == 2
+    plan = epochs.plan(0)
+    assert [len(b) for b in plan] == [4] * 7 + [2]  # one stream: only the last batch is short
+    flat = [i for b in plan for i in b]
+    assert sorted(flat) == sorted(list(range(10)) * 3)  # every example three times
+    assert flat[:10] != flat[10:20]  # each pass in its own order
+    assert epochs.plan(1) != plan and epochs.plan(0) == plan
+    assert epochs.plan(0, 1, 3) == plan[1::3]
+    assert epochs.tokens == 3 * data.tokens and epochs.fingerprint() == data.fingerprint()
+    assert EpochBatches.at_least(data, 8).passes == 3  # 3 batches a pass: 3 passes make 8+
+    assert EpochBatches.at_least(data, 2).passes == 1

@@ -263,22 +263,3 @@ def test_digits_split_is_fixed_and_stratified():
     assert sorted(set(held.labels)) == list(range(10))
     _, _, again = split_sequences(train, None, config)
     np.testing.assert_array_equal(again.values, held.values)
-
-
-def test_small_data_are_passed_over_several_times_an_epoch():
-    import torch
-
-    from lstmkit.data.batching import ArrayBatches
-    from lstmkit.data.sequences import EpochBatches
-
-    base = ArrayBatches(torch.zeros(10, 3, 1), torch.arange(10), batch_size=4, seed=1)
-    batches = EpochBatches(base, epoch_steps=7)
-    assert batches.passes == 3 and batches.steps() == 9 and batches.tokens == 90
-    plan = batches.plan(epoch=0)
-    assert len(plan) == 9
-    passes = [sorted(i for key in plan[k * 3:(k + 1) * 3] for i in key) for k in range(3)]
-    assert all(p == list(range(10)) for p in passes)  # every pass sees every sequence once
-    assert plan != batches.plan(epoch=1) and plan == batches.plan(epoch=0)
-    # Two processes: each gets the same number of batches from every pass.
-    assert len(batches.plan(0, rank=0, world=2)) == len(batches.plan(0, rank=1, world=2))
-    assert EpochBatches(base, epoch_steps=2).passes == 1

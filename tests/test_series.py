@@ -140,14 +140,14 @@ def test_changing_later_values_changes_no_training_window_or_scaling(tmp_path):
     changed[split.train:] *= 3  # every validation and test value
     after = prepare_series(replace(config, csv=str(monthly_csv(tmp_path / "b.csv", values=changed))))
     assert after.scalings == before.scalings
-    assert torch.equal(after.train.inputs, before.train.inputs)
-    assert torch.equal(after.train.targets, before.train.targets)
+    assert torch.equal(after.train.batches.inputs, before.train.batches.inputs)
+    assert torch.equal(after.train.batches.targets, before.train.batches.targets)
     assert not torch.equal(after.val.targets, before.val.targets)
     # The check can fail: one changed training value does change the training windows.
     changed = values.copy()
     changed[split.train - 1] += 1
     moved = prepare_series(replace(config, csv=str(monthly_csv(tmp_path / "c.csv", values=changed))))
-    assert not torch.equal(moved.train.targets, before.train.targets)
+    assert not torch.equal(moved.train.batches.targets, before.train.batches.targets)
 
 
 def test_scaling_is_fitted_on_the_training_part_only(tmp_path):

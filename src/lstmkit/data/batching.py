@@ -13,7 +13,8 @@ window k of a stripe is where window k+1 of that stripe starts (``Batch.carry``)
 
 ``ArrayBatches``: examples already cut into tensors (windows of a series, sequences of
 vectors) with a target each, shuffled per epoch; variable-length sequences carry their
-lengths so the model can pack them.
+lengths so the model can pack them. ``EpochBatches`` passes over small data several times
+an epoch, so that a few dozen examples get as many steps between validations as thousands.
 
 All share one interface: ``steps(world)`` batches per epoch for each of ``world``
 processes, ``plan(epoch, rank, world)`` the keys of one process's batches, and
@@ -247,15 +248,16 @@ class ArrayBatches:
     def steps(self, world: int = 1) -> int:
         return len(self) // world
 
+    def order(self, epoch: int = 0) -> list[int]:
+        """The examples' order in ``epoch``: seeded by ``(seed, epoch)``, or as given."""
+        if not self.shuffle:
+            return list(range(len(self.inputs)))
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.inputs), generator=gen).tolist()
+
     def plan(self, epoch: int = 0, rank: int = 0, world: int = 1) -> list[list[int]]:
         """Process ``rank``'s batches of ``epoch`` as lists of example indices."""
-        if self.shuffle:
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            order = torch.randperm(len(self.inputs), generator=gen).tolist()
-        else:
-            order = list(range(len(self.inputs)))
-        size = self.batch_size
-        return [order[i:i + size] for i in range(0, len(order), size)][rank::world]
+        return _cut(self.order(epoch), self.batch_size)[rank::world]
 
     def fingerprint(self) -> str:
         return _digest([self.inputs.contiguous(), self.targets.contiguous()])
@@ -268,3 +270,49 @@ class ArrayBatches:
             inputs = inputs[:, :int(lengths.max())]  # no step past the longest of this batch
         tokens = inputs.shape[0] * inputs.shape[1] if lengths is None else int(lengths.sum())
         return ArrayBatch(inputs, self.targets[index], lengths, tokens)
+
+
+def _cut(order: list[int], size: int) -> list[list[int]]:
+    return [order[i:i + size] for i in range(0, len(order), size)]
+
+
+class EpochBatches:
+    """``batches``' examples ``passes`` times per epoch: the seeded orders of ``passes``
+    epochs of ``batches`` one after another, cut into batches (so only the epoch's last batch
+    may be short), without copying the data."""
+
+    def __init__(self, batches: ArrayBatches, passes: int = 1):
+        if passes < 1:
+            raise ValueError(f"passes must be at least 1 (got {passes})")
+        self.batches = batches
+        self.passes = passes
+
+    @classmethod
+    def at_least(cls, batches: ArrayBatches, steps: int, world: int = 1) -> EpochBatches:
+        """As many passes as it takes to make at least ``steps`` batches per process."""
+        return cls(batches, max(1, -(-steps // max(batches.steps(world), 1))))
+
+    def __len__(self) -> int:
+        return -(-self.examples * self.passes // self.batches.batch_size)
+
+    @property
+    def examples(self) -> int:
+        return self.batches.examples
+
+    @property
+    def tokens(self) -> int:
+        return self.batches.tokens * self.passes
+
+    def steps(self, world: int = 1) -> int:
+        return len(self) // world
+
+    def plan(self, epoch: int = 0, rank: int = 0, world: int = 1) -> list[list[int]]:
+        """Process ``rank``'s batches of ``epoch``."""
+        order = [i for p in range(self.passes) for i in self.batches.order(epoch * self.passes + p)]
+        return _cut(order, self.batches.batch_size)[rank::world]
+
+    def collate(self, indices: list[int]) -> ArrayBatch:
+        return self.batches.collate(indices)
+
+    def fingerprint(self) -> str:
+        return self.batches.fingerprint()

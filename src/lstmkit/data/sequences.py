@@ -12,14 +12,13 @@ carry their lengths, so the model packs the padding away.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import torch
 
 from ..errors import LstmkitError
-from .batching import ArrayBatches
+from .batching import ArrayBatches, EpochBatches
 from .sequence_files import RawSequences
 
 NORMALISATIONS = ("channel", "series", "none")
@@ -210,37 +209,6 @@ def sorted_classes(labels: list) -> list:
 
 # --- all of it ----------------------------------------------------------------------------
 
-class EpochBatches:
-    """``ArrayBatches`` passed over as many times per epoch as it takes to make at least
-    ``epoch_steps`` batches (once, for data of that many batches or more), each pass in its
-    own seeded order. Then a few dozen training sequences get as many optimizer steps per
-    epoch, and per epoch of patience, as a few hundred do."""
-
-    def __init__(self, batches: ArrayBatches, epoch_steps: int, world: int = 1):
-        self.batches = batches
-        self.passes = max(1, math.ceil(epoch_steps / max(batches.steps(world), 1)))
-
-    @property
-    def tokens(self) -> int:
-        return self.batches.tokens * self.passes
-
-    def steps(self, world: int = 1) -> int:
-        return self.batches.steps(world) * self.passes
-
-    def plan(self, epoch: int = 0, rank: int = 0, world: int = 1) -> list[list[int]]:
-        """Process ``rank``'s batches of ``epoch``: ``passes`` shuffled passes, each cut to
-        the batches every process has."""
-        steps = self.batches.steps(world)
-        return [key for i in range(self.passes)
-                for key in self.batches.plan(epoch * self.passes + i, rank, world)[:steps]]
-
-    def collate(self, key: list[int]):
-        return self.batches.collate(key)
-
-    def fingerprint(self) -> str:
-        return self.batches.fingerprint()
-
-
 @dataclass
 class SequenceData:
     """A classifier's prepared data (see ``prepare_sequences``)."""
@@ -292,9 +260,9 @@ def prepare_sequences(train: RawSequences, test: RawSequences | None,
     parts = {"train": fit, **({"val": val} if val else {}), **({"test": test} if test else {})}
     encoded = {name: encode(part, normaliser, config.chunk, classes)
                for name, part in parts.items()}
-    batches = EpochBatches(ArrayBatches(encoded["train"].inputs, encoded["train"].targets,
-                                        config.batch_size, encoded["train"].lengths,
-                                        shuffle=True, seed=seed), config.epoch_steps, world)
+    batches = EpochBatches.at_least(
+        ArrayBatches(encoded["train"].inputs, encoded["train"].targets, config.batch_size,
+                     encoded["train"].lengths, shuffle=True, seed=seed), config.epoch_steps, world)
     if batches.steps(world) == 0:
         raise LstmkitError(f"{len(batches)} training batches cannot be shared by {world} "
                            "processes; lower --batch-size")

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import LstmkitError
-from .batching import ArrayBatches
+from .batching import ArrayBatches, EpochBatches
 from .series_csv import DEMOS, FILLS, Series, demo_series, guess_season, read_csv_series
 
 log = logging.getLogger(__name__)
@@ -298,12 +298,12 @@ class SeriesData:
     training and validation batches (examples of all series together)."""
 
     config: SeriesConfig  # window, horizon and season resolved
-    windows: int  # distinct training windows (``train`` may repeat them)
+    windows: int  # distinct training windows (``train`` passes over them several times an epoch)
     series: list[Series]
     splits: list[Split]
     scalings: list[Scaling]
     season_reason: str
-    train: ArrayBatches
+    train: EpochBatches
     val: ArrayBatches | None
 
     @property
@@ -390,9 +390,9 @@ def prepare_series(config: SeriesConfig, seed: int = 0,
         scalings = [fit_scaling(one, split, config) for one, split in zip(series, splits)]
     train_inputs, train_targets = build_windows(series, splits, scalings, config, "train")
     windows = len(train_inputs)
-    repeats = -(-config.epoch_windows // windows)  # ceil: every window as often per epoch
-    train = ArrayBatches(train_inputs.repeat(repeats, 1, 1), train_targets.repeat(repeats, 1),
-                         config.batch_size, shuffle=True, seed=seed)
+    passes = -(-config.epoch_windows // windows)  # ceil: every window as often per epoch
+    train = EpochBatches(ArrayBatches(train_inputs, train_targets, config.batch_size,
+                                      shuffle=True, seed=seed), passes)
     val = None
     if config.val_fraction:
         val_inputs, val_targets = build_windows(series, splits, scalings, config, "val")

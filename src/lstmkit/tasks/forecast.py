@@ -154,7 +154,7 @@ class ForecastTask:
 
     def describe(self) -> dict:
         data, config = self.data, self.data.config
-        passes = data.train.examples // data.windows
+        passes = data.train.passes
         return {"report": data.summary(),
                 "data": (f"{data.windows} training windows"
                          + (f" (each {passes} times per epoch)" if passes > 1 else "")
