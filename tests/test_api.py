@@ -56,3 +56,31 @@ def test_train_resume_and_evaluate(tmp_path, poems_path):
 def test_unknown_attribute():
     with pytest.raises(AttributeError, match="no attribute 'trian'"):
         lstmkit.trian  # noqa: B018
+
+
+def test_forecasting_from_python(tmp_path):
+    summary = lstmkit.train_forecaster(tmp_path / "fc", demo="sine", quantiles="0.1,0.9",
+                                       hidden_size=8, epochs=2, epoch_windows=64, device="cpu")
+    assert summary["task"] == "forecast" and summary["epoch"] == 2
+    forecaster = lstmkit.load(tmp_path / "fc" / "best")
+    assert isinstance(forecaster, lstmkit.forecast.Forecaster)
+    table = forecaster.predict().table
+    assert len(table) == forecaster.config.horizon
+    assert (table["q0.1"] <= table["forecast"]).all() and (table["forecast"] <= table["q0.9"]).all()
+    assert "LSTM" in forecaster.evaluate().table()
+
+
+def test_classifying_from_python(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 12)).astype(np.float32)
+    y = np.where(np.arange(60) % 2 == 0, "up", "down")
+    x[y == "up"] += np.linspace(0, 3, 12, dtype=np.float32)  # rising sequences
+    np.savez(tmp_path / "slopes.npz", x_train=x, y_train=y)
+    summary = lstmkit.train_classifier(tmp_path / "slopes.npz", tmp_path / "cl", hidden_size=8,
+                                       epochs=4, device="cpu")
+    assert summary["test"]["accuracy"] >= 0.8
+    classifier = lstmkit.load(tmp_path / "cl" / "best")
+    assert isinstance(classifier, lstmkit.classify.Classifier)
+    assert classifier.predict([np.linspace(0, 3, 12), -np.linspace(0, 3, 12)]) == ["up", "down"]

@@ -5,19 +5,21 @@ The public API (``lstmkit.api``, loaded on first use so ``import lstmkit`` stays
 - ``load(model)``: a model by bundled name (``tang``, ``songci``) or folder, any task;
 - ``write_poems(form, n, ...)``, ``write(start, n, ...)``, ``check_poem(text)``;
 - ``train(corpus, out, **settings)``, ``evaluate(corpus, model)``: language models;
-- ``forecast`` and ``classify``: the forecasting and sequence-classification tasks.
+- ``train_forecaster(out, **settings)``, ``train_classifier(data, out, **settings)``;
+- ``forecast`` and ``classify``: the forecasting and sequence-classification task modules.
 """
 
 from importlib import import_module
 
 __version__ = "0.1.0"
 
-_API = ("CheckResult", "check_poem", "evaluate", "load", "train", "write", "write_poems")
+_API = ("CheckResult", "check_poem", "evaluate", "load", "train", "train_classifier",
+        "train_forecaster", "write", "write_poems")
 _LAZY = {
     **dict.fromkeys(_API, "lstmkit.api"),
     "LstmkitError": "lstmkit.errors",
 }
-_MODULES = {}
+_MODULES = {"forecast": "lstmkit.tasks.forecast", "classify": "lstmkit.tasks.classify"}
 __all__ = [*_API, "LstmkitError", *_MODULES]
 
 

@@ -7,7 +7,12 @@ arguments and plain results.
     lstmkit.train("tang.jsonl", "runs/tang", epochs=3, hidden_size=256)
     model = lstmkit.load("runs/tang/best")                      # any task's model folder
 
-Forecasting and classification live in ``lstmkit.forecast`` and ``lstmkit.classify``.
+    lstmkit.train_forecaster("runs/sine", demo="sine", quantiles="0.1,0.5,0.9")
+    lstmkit.load("runs/sine/best").predict(hide="test").plot("sine.png")
+    lstmkit.train_classifier("digits", "runs/digits")["test"]["accuracy"]
+    lstmkit.load("runs/digits/best").predict(sequences)       # labels of new sequences
+
+The task modules themselves are ``lstmkit.forecast`` and ``lstmkit.classify``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from pathlib import Path
 from .poetry.check import CheckResult, check_poem
 from .sample import SampleConfig
 
-__all__ = ["CheckResult", "check_poem", "evaluate", "load", "train", "write", "write_poems"]
+__all__ = ["CheckResult", "check_poem", "evaluate", "load", "train", "train_classifier",
+           "train_forecaster", "write", "write_poems"]
 
 
 def load(model: str | Path | None = None, device: str = "cpu", precision: str = "auto"):
@@ -115,3 +121,33 @@ def evaluate(corpus: str | Path, model=None, split: str = "all", fmt: str = "aut
     loaded = _language_model(model, device, "fp32")
     result, info = score_corpus(loaded, corpus, split, fmt, batch_size)
     return {**result.to_dict(), **info, "split": split}
+
+
+def train_forecaster(out: str | Path, *, resume: bool = False, on_event=None,
+                     **settings) -> dict:
+    """Train a forecasting model; ``settings`` are the options of ``lstmkit forecast
+    train`` by their Python names: the data (``csv=..., time=..., target=...`` or
+    ``demo="sine"``, ``covariates``, ``id``, ``transform``, ``window``, ``horizon``, ...),
+    ``quantiles="0.1,0.5,0.9"``, model and loop settings. Returns the run's summary; then
+    ``load(out + "/best")`` gives a ``Forecaster`` (``predict``, ``evaluate``)."""
+    from .tasks import forecast
+
+    parts = forecast.split_settings(settings)
+    return forecast.train(parts["data"], out, model=parts["model"], forecast=parts["forecast"],
+                          loop=parts["loop"], resume=resume, on_event=on_event)
+
+
+def train_classifier(data: str | Path, out: str | Path, *, test: str | Path | None = None,
+                     labels: str | None = None, test_labels: str | None = None,
+                     resume: bool = False, on_event=None, **settings) -> dict:
+    """Train a sequence classifier on ``data`` ("digits", an IDX folder or file, .npz,
+    .csv/.tsv/.txt or .ts), with a separate ``test`` file if there is one; ``settings``
+    are the options of ``lstmkit classify train`` by their Python names. Returns the run's
+    summary with ``test`` (accuracy, macro-F1, the 1-NN baseline's accuracy); then
+    ``load(out + "/best")`` gives a ``Classifier`` (``predict``, ``predict_proba``)."""
+    from .data.sequence_sources import Source
+    from .tasks import classify
+
+    parts = classify.split_settings(settings)
+    source = Source(str(data), *(None if x is None else str(x) for x in (test, labels, test_labels)))
+    return classify.train(source, out, **parts, resume=resume, on_event=on_event)
