@@ -7,9 +7,11 @@ import json
 import logging
 import sys
 import tomllib
+from pathlib import Path
 
 import click
 
+from ..core.config import PRECISIONS, RESUME_CHANGEABLE, LoopConfig
 from ..errors import LstmkitError
 
 log = logging.getLogger("lstmkit")
@@ -86,6 +88,76 @@ def options(*decorators):
             func = decorator(func)
         return func
     return apply
+
+
+def loop_options(defaults: LoopConfig, token_budget: bool = False):
+    """The options of the training loop, with a task's ``defaults``; the progress bar's
+    ``-q``; ``--max-tokens`` where a token budget means something to the task."""
+    return options(
+        click.option("--epochs", type=int, default=defaults.epochs, show_default=True),
+        click.option("--lr", type=float, default=defaults.lr, show_default=True, help="Peak learning rate (AdamW; linear warm-up, then cosine decay)."),
+        click.option("--warmup-steps", type=int, default=defaults.warmup_steps, show_default=True),
+        click.option("--weight-decay", type=float, default=defaults.weight_decay, show_default=True),
+        click.option("--clip", type=float, default=defaults.clip, show_default=True, help="Largest gradient norm (0: no clipping)."),
+        click.option("--patience", type=int, default=defaults.patience, show_default=True, help="Stop after this many epochs without a better validation score (0: never)."),
+        click.option("--seed", type=int, default=defaults.seed, show_default=True),
+        click.option("--device", default=defaults.device, show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+        click.option("--precision", type=click.Choice(PRECISIONS), default=defaults.precision, show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere."),
+        click.option("--log-every", type=int, default=defaults.log_every, show_default=True),
+        click.option("--save-every", type=int, default=defaults.save_every, show_default=True, help="Also write last/ every N steps."),
+        click.option("--max-steps", type=int, default=defaults.max_steps, show_default=True, help="Stop (resumably) after N steps."),
+        click.option("--max-minutes", type=float, default=defaults.max_minutes, show_default=True, help="Stop (resumably) after this wall time."),
+        *([click.option("--max-tokens", type=int, default=defaults.max_tokens, show_default=True, help="Token budget: end after about this many training tokens, with a validation.")]
+          if token_budget else []),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    )
+
+
+def run_settings(ctx: click.Context, config_file: str | None, exclude: tuple[str, ...]
+                 ) -> tuple[dict, dict]:
+    """All of a run's settings (defaults, then the TOML file, then typed options) and the
+    typed ones, leaving out the parameters in ``exclude`` (paths, flags)."""
+    values = {k: v for k, v in ctx.params.items() if k not in exclude}
+    typed = {k: v for k, v in explicit(ctx).items() if k in values}
+    if config_file:
+        values.update(read_toml(config_file))
+        values.update(typed)
+    return values, typed
+
+
+def resumed_loop(out: str, typed: dict) -> dict | None:
+    """The loop settings a ``--resume`` of the run in ``out`` goes on with: its own, with the
+    last invocation's limits lifted and the typed ones of ``RESUME_CHANGEABLE`` applied (the
+    other typed settings are ignored, with a warning). None when there is nothing to resume."""
+    from ..core.checkpoint import read_config
+
+    last = Path(out) / "last"
+    if not last.is_dir():
+        return None
+    ignored = sorted(set(typed) - set(RESUME_CHANGEABLE))
+    if ignored:
+        log.warning("ignored on --resume (the run keeps its own): %s",
+                    ", ".join("--" + k.replace("_", "-") for k in ignored))
+    saved = LoopConfig.from_checkpoint(read_config(last)).to_dict()
+    return {**saved, "max_steps": 0, "max_minutes": 0.0,
+            **{k: v for k, v in typed.items() if k in RESUME_CHANGEABLE}}
+
+
+def report_run(summary: dict, out: str, best: str | None) -> None:
+    """How a run ended, its best validation score (``best``, already worded) and where its
+    checkpoints are."""
+    click.echo(f"{summary['stopped']} at step {summary['step']} ({summary['epoch']} epochs done) "
+               f"after {summary['elapsed_s']:.0f} s"
+               + (f"; best validation {best}" if best else "")
+               + "; checkpoints in " + " and ".join(
+                   f"{out}/{name}" for name in ("best", "last") if (Path(out) / name).is_dir()))
+
+
+def exit_if_interrupted(summary: dict, command: str) -> None:
+    """After Ctrl-C: say how to go on, and exit with status 130."""
+    if summary["stopped"] == "interrupted":
+        click.echo(f"continue with: {command} --resume", err=True)
+        sys.exit(130)
 
 
 class Progress:

@@ -5,17 +5,26 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
-from ..core.loop import RESUME_CHANGEABLE, LoopConfig
+from ..core.config import LoopConfig
 from ..data.sequences import NORMALISATIONS
 from ..model import CELLS, POOLINGS
 from ..tasks.classify import DATA, LOOP, MODEL
-from .base import Progress, echo_json, explicit, log, main, options, read_toml
+from .base import (
+    Progress,
+    echo_json,
+    exit_if_interrupted,
+    loop_options,
+    main,
+    options,
+    report_run,
+    resumed_loop,
+    run_settings,
+)
 
 DATA_HELP = ("'digits' (scikit-learn's 8x8 digits, rows as steps), an MNIST-style IDX folder "
              "or images file, an .npz (x_train y_train [x_test y_test]), a .csv/.tsv/.txt "
@@ -40,20 +49,7 @@ train_options = options(
     click.option("--dropout", type=float, default=MODEL.dropout, show_default=True),
     click.option("--bidirectional/--unidirectional", default=MODEL.bidirectional, show_default=True),
     click.option("--pooling", type=click.Choice(POOLINGS), default=MODEL.pooling, show_default=True, help="What the head reads: the final state, or the mean over the real steps."),
-    click.option("--epochs", type=int, default=LOOP.epochs, show_default=True),
-    click.option("--lr", type=float, default=LOOP.lr, show_default=True),
-    click.option("--warmup-steps", type=int, default=LOOP.warmup_steps, show_default=True),
-    click.option("--weight-decay", type=float, default=LOOP.weight_decay, show_default=True),
-    click.option("--clip", type=float, default=LOOP.clip, show_default=True),
-    click.option("--patience", type=int, default=LOOP.patience, show_default=True, help="Stop after this many epochs without a lower validation loss (0: never)."),
-    click.option("--seed", type=int, default=LOOP.seed, show_default=True),
-    click.option("--device", default=LOOP.device, show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
-    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=LOOP.precision, show_default=True),
-    click.option("--log-every", type=int, default=LOOP.log_every, show_default=True),
-    click.option("--save-every", type=int, default=LOOP.save_every, show_default=True, help="Also write last/ every N steps."),
-    click.option("--max-steps", type=int, default=LOOP.max_steps, show_default=True, help="Stop (resumably) after N steps."),
-    click.option("--max-minutes", type=float, default=LOOP.max_minutes, show_default=True, help="Stop (resumably) after this wall time."),
-    click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    loop_options(LOOP),
 )
 NOT_SETTINGS = ("data", "test_file", "labels", "test_labels", "out", "config_file", "resume",
                 "quiet")
@@ -78,44 +74,22 @@ def train(ctx: click.Context, data, test_file, labels, test_labels, out, config_
     from ..tasks.classify import split_settings
     from ..tasks.classify import train as train_classifier
 
-    values = {k: v for k, v in ctx.params.items() if k not in NOT_SETTINGS}
-    typed = {k: v for k, v in explicit(ctx).items() if k in values}
-    if config_file:
-        values.update(read_toml(config_file))
-        values.update(typed)
+    values, typed = run_settings(ctx, config_file, NOT_SETTINGS)
     settings = split_settings(values)
-    last = Path(out) / "last"
-    if resume and last.is_dir():
-        # A resumed run keeps its settings; only a few may change, and only when typed.
-        from ..core.checkpoint import read_config
-
-        ignored = sorted(set(typed) - set(RESUME_CHANGEABLE))
-        if ignored:
-            log.warning("ignored on --resume (the run keeps its own): %s",
-                        ", ".join("--" + k.replace("_", "-") for k in ignored))
-        saved = LoopConfig.from_checkpoint(read_config(last)).to_dict()
-        settings["loop"] = LoopConfig(**{
-            **saved, "max_steps": 0, "max_minutes": 0.0,  # limits of the last invocation
-            **{k: v for k, v in typed.items() if k in RESUME_CHANGEABLE}})
+    loop = resumed_loop(out, typed) if resume else None
+    if loop is not None:
+        settings["loop"] = LoopConfig(**loop)
     source = Source(data, test_file, labels, test_labels)
     summary = train_classifier(source, out, **settings, resume=resume, on_event=Progress(quiet))
     if summary["rank"] != 0:  # in a torchrun job, rank 0 speaks for all
         return
     best = summary.get("best_val_accuracy")
-    click.echo(f"{summary['stopped']} at step {summary['step']} ({summary['epoch']} epochs done) "
-               f"after {summary['elapsed_s']:.0f} s"
-               + (f"; best validation accuracy {best:.2%}" if best is not None else "")
-               + "; checkpoints in " + " and ".join(
-                   f"{out}/{name}" for name in ("best", "last") if (Path(out) / name).is_dir()))
+    report_run(summary, out, None if best is None else f"accuracy {best:.2%}")
     if "test" in summary:
         report = json.loads((Path(out) / "test-report.json").read_text(encoding="utf-8"))
         _show_report(report)
         click.echo(f"wrote {out}/test-report.json and {out}/confusion.png", err=True)
-    if summary["stopped"] == "interrupted":
-        click.echo(f"continue with: lstmkit classify train --data {data} --out {out} --resume",
-                   err=True)
-        sys.exit(130)
-
+    exit_if_interrupted(summary, f"lstmkit classify train --data {data} --out {out}")
 
 def _show_report(report: dict) -> None:
     """The summary line and the per-class table of a ``ClassReport.to_dict()``."""

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from ..core.loop import RESUME_CHANGEABLE, LoopConfig
 from ..data.series import RELATIVES, TRANSFORMS, SeriesConfig
 from ..data.series_csv import DEMOS, FILLS
 from ..model import CELLS
 from ..tasks.forecast import DEFAULT_LOOP as FORECAST_LOOP
 from ..tasks.forecast import DEFAULT_MODEL as FORECAST_MODEL
 from ..tasks.forecaster import LOSSES, MAX_PANELS, ForecastConfig
-from .base import Progress, echo_json, explicit, log, main, options, read_toml
+from .base import (
+    Progress,
+    echo_json,
+    exit_if_interrupted,
+    loop_options,
+    main,
+    options,
+    report_run,
+    resumed_loop,
+    run_settings,
+)
 
 # Defaults shown in --help come from the library's own (the CLI only fills their fields).
 DATA = SeriesConfig(demo=DEMOS[0])
@@ -45,20 +53,7 @@ train_options = options(
     click.option("--hidden-size", type=int, default=FORECAST_MODEL["hidden_size"], show_default=True),
     click.option("--layers", type=int, default=FORECAST_MODEL["layers"], show_default=True),
     click.option("--dropout", type=float, default=FORECAST_MODEL["dropout"], show_default=True),
-    click.option("--epochs", type=int, default=FORECAST_LOOP.epochs, show_default=True),
-    click.option("--lr", type=float, default=FORECAST_LOOP.lr, show_default=True),
-    click.option("--warmup-steps", type=int, default=FORECAST_LOOP.warmup_steps, show_default=True),
-    click.option("--weight-decay", type=float, default=FORECAST_LOOP.weight_decay, show_default=True),
-    click.option("--clip", type=float, default=FORECAST_LOOP.clip, show_default=True),
-    click.option("--patience", type=int, default=FORECAST_LOOP.patience, show_default=True, help="Stop after this many epochs without a better validation loss (0: never)."),
-    click.option("--seed", type=int, default=FORECAST_LOOP.seed, show_default=True),
-    click.option("--device", default=FORECAST_LOOP.device, show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
-    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=FORECAST_LOOP.precision, show_default=True),
-    click.option("--log-every", type=int, default=FORECAST_LOOP.log_every, show_default=True),
-    click.option("--save-every", type=int, default=FORECAST_LOOP.save_every, show_default=True, help="Also write last/ every N steps."),
-    click.option("--max-steps", type=int, default=FORECAST_LOOP.max_steps, show_default=True, help="Stop (resumably) after N steps."),
-    click.option("--max-minutes", type=float, default=FORECAST_LOOP.max_minutes, show_default=True, help="Stop (resumably) after this wall time."),
-    click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    loop_options(FORECAST_LOOP),
 )
 NOT_SETTINGS = ("out", "config_file", "resume", "quiet")
 
@@ -78,40 +73,21 @@ def forecast() -> None:
 def train(ctx: click.Context, out: str, config_file: str | None, resume: bool, quiet: bool,
           **_: object) -> None:
     """Train a forecasting model, then compare it with the naive baselines on the test part."""
-    from ..core.checkpoint import read_config
     from ..tasks.forecast import load_forecaster, split_settings
     from ..tasks.forecast import train as train_forecast
 
-    values = {k: v for k, v in ctx.params.items() if k not in NOT_SETTINGS}
-    typed = {k: v for k, v in explicit(ctx).items() if k in values}
-    if config_file:
-        values.update(read_toml(config_file))
-        values.update(typed)
-    last = Path(out) / "last"
-    if resume and last.is_dir():
-        # A resumed run keeps its settings; only a few may change, and only when typed.
-        ignored = sorted(set(typed) - set(RESUME_CHANGEABLE))
-        if ignored:
-            log.warning("ignored on --resume (the run keeps its own): %s",
-                        ", ".join("--" + k.replace("_", "-") for k in ignored))
-        saved = LoopConfig.from_checkpoint(read_config(last)).to_dict()
-        values = {**values, **saved, "max_steps": 0, "max_minutes": 0.0,
-                  **{k: v for k, v in typed.items() if k in RESUME_CHANGEABLE}}
-        values.update(csv=None, demo=None)  # the data settings come from the checkpoint too
+    values, typed = run_settings(ctx, config_file, NOT_SETTINGS)
+    loop = resumed_loop(out, typed) if resume else None
+    if loop is not None:
+        values = {**values, **loop, "csv": None, "demo": None}  # the data come from the run too
     values = {k: v for k, v in values.items() if v is not None}
     settings = split_settings(values)
     summary = train_forecast(**settings, out=out, resume=resume, on_event=Progress(quiet))
     if summary["rank"] != 0:  # in a torchrun job, rank 0 speaks for all
         return
     best = summary.get("best_val_mae")
-    click.echo(f"{summary['stopped']} at step {summary['step']} ({summary['epoch']} epochs done) "
-               f"after {summary['elapsed_s']:.0f} s"
-               + (f"; best validation MAE {best:.4f} (scaled units)" if best is not None else "")
-               + "; checkpoints in " + " and ".join(
-                   f"{out}/{name}" for name in ("best", "last") if (Path(out) / name).is_dir()))
-    if summary["stopped"] == "interrupted":
-        click.echo(f"continue with: lstmkit forecast train --out {out} --resume", err=True)
-        sys.exit(130)
+    report_run(summary, out, None if best is None else f"MAE {best:.4f} (scaled units)")
+    exit_if_interrupted(summary, f"lstmkit forecast train --out {out}")
     if (Path(out) / "best").is_dir():
         click.echo(load_forecaster(Path(out) / "best").evaluate().table())
 

@@ -8,13 +8,22 @@ from pathlib import Path
 
 import click
 
-from ..core.loop import RESUME_CHANGEABLE, LoopConfig
+from ..core.config import LoopConfig
 from ..data.corpus import FORMATS, CleanConfig
 from ..data.segment import LEVELS
 from ..data.text import MODES, TextConfig
 from ..errors import LstmkitError
 from ..model import CELLS, ModelConfig
-from .base import Progress, explicit, log, main, options, read_toml
+from .base import (
+    Progress,
+    exit_if_interrupted,
+    loop_options,
+    main,
+    options,
+    report_run,
+    resumed_loop,
+    run_settings,
+)
 
 # The options that describe a run, shared by train and sweep.
 run_options = options(
@@ -31,37 +40,13 @@ run_options = options(
     click.option("--layers", type=int, default=ModelConfig.layers, show_default=True),
     click.option("--dropout", type=float, default=ModelConfig.dropout, show_default=True),
     click.option("--tie-weights/--no-tie-weights", default=ModelConfig.tie_weights, show_default=True),
-    click.option("--epochs", type=int, default=LoopConfig.epochs, show_default=True),
     click.option("--batch-size", type=int, default=TextConfig.batch_size, show_default=True),
-    click.option("--lr", type=float, default=LoopConfig.lr, show_default=True),
-    click.option("--warmup-steps", type=int, default=LoopConfig.warmup_steps, show_default=True),
-    click.option("--weight-decay", type=float, default=LoopConfig.weight_decay, show_default=True),
-    click.option("--clip", type=float, default=LoopConfig.clip, show_default=True),
-    click.option("--patience", type=int, default=LoopConfig.patience, show_default=True),
     click.option("--val-fraction", type=float, default=TextConfig.val_fraction, show_default=True),
     click.option("--min-freq", type=int, default=TextConfig.min_freq, show_default=True),
-    click.option("--seed", type=int, default=LoopConfig.seed, show_default=True),
-    click.option("--device", default=LoopConfig.device, show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
-    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default=LoopConfig.precision, show_default=True, help="auto: bf16 autocast on CUDA, fp32 elsewhere."),
-    click.option("--log-every", type=int, default=LoopConfig.log_every, show_default=True),
-    click.option("--save-every", type=int, default=LoopConfig.save_every, show_default=True, help="Also write last/ every N steps."),
-    click.option("--max-steps", type=int, default=LoopConfig.max_steps, show_default=True, help="Stop (resumably) after N steps."),
-    click.option("--max-minutes", type=float, default=LoopConfig.max_minutes, show_default=True, help="Stop (resumably) after this wall time."),
-    click.option("--max-tokens", type=int, default=LoopConfig.max_tokens, show_default=True, help="Token budget: end after about this many training tokens, with a validation."),
-    click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    loop_options(LoopConfig(), token_budget=True),
 )
 NOT_SETTINGS = ("corpus", "out", "config_file", "resume", "fmt", "quiet", "param", "values",
                 "tokens")
-
-
-def _settings(ctx: click.Context, config_file: str | None = None) -> tuple[dict, dict]:
-    """All run settings (defaults, then the TOML file, then typed options) and the typed ones."""
-    values = {k: v for k, v in ctx.params.items() if k not in NOT_SETTINGS}
-    typed = {k: v for k, v in explicit(ctx).items() if k in values}
-    if config_file:
-        values.update(read_toml(config_file))
-        values.update(typed)
-    return values, typed
 
 
 @main.command()
@@ -77,34 +62,18 @@ def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, re
     from ..tasks.lm import split_settings
     from ..tasks.lm import train as train_lm
 
-    values, typed = _settings(ctx, config_file)
+    values, typed = run_settings(ctx, config_file, NOT_SETTINGS)
     settings = split_settings(values)
-    last = Path(out) / "last"
-    if resume and last.is_dir():
-        # A resumed run keeps its settings; only a few may change, and only when typed.
-        from ..core.checkpoint import read_config
-
-        ignored = sorted(set(typed) - set(RESUME_CHANGEABLE))
-        if ignored:
-            log.warning("ignored on --resume (the run keeps its own): %s",
-                        ", ".join("--" + k.replace("_", "-") for k in ignored))
-        saved = LoopConfig.from_checkpoint(read_config(last)).to_dict()
-        settings["loop"] = LoopConfig(**{
-            **saved, "max_steps": 0, "max_minutes": 0.0,  # limits of the last invocation
-            **{k: v for k, v in typed.items() if k in RESUME_CHANGEABLE}})
+    loop = resumed_loop(out, typed) if resume else None
+    if loop is not None:
+        settings["loop"] = LoopConfig(**loop)
     summary = train_lm(corpus, out, **settings, fmt=fmt, resume=resume,
                        on_event=Progress(quiet))
     if summary["rank"] != 0:  # in a torchrun job, rank 0 speaks for all
         return
     best = summary.get("best_val_ppl")
-    click.echo(f"{summary['stopped']} at step {summary['step']} ({summary['epoch']} epochs done) "
-               f"after {summary['elapsed_s']:.0f} s"
-               + (f"; best validation perplexity {best:.2f}" if best else "")
-               + "; checkpoints in " + " and ".join(
-                   f"{out}/{name}" for name in ("best", "last") if (Path(out) / name).is_dir()))
-    if summary["stopped"] == "interrupted":
-        click.echo(f"continue with: lstmkit train --corpus {corpus} --out {out} --resume", err=True)
-        sys.exit(130)
+    report_run(summary, out, best and f"perplexity {best:.2f}")
+    exit_if_interrupted(summary, f"lstmkit train --corpus {corpus} --out {out}")
 
 
 @main.command("eval")
@@ -154,7 +123,7 @@ def sweep(ctx: click.Context, corpus, out, param, values, tokens, config_file, f
 
     param = param.replace("-", "_")
     parsed = parse_values(param, values)
-    settings, typed = _settings(ctx, config_file)
+    settings, typed = run_settings(ctx, config_file, NOT_SETTINGS)
     clash = sorted({param, "max_tokens"} & set(typed))
     if clash:
         flags = ", ".join("--" + k.replace("_", "-") for k in clash)

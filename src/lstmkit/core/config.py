@@ -7,6 +7,7 @@ without loading the machinery.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 
 from ..errors import LstmkitError
@@ -69,3 +70,26 @@ class LoopConfig:
     def from_checkpoint(cls, meta: dict) -> LoopConfig:
         """The settings a checkpoint was trained with (version 1 kept them under "train")."""
         return cls.from_dict(meta.get("loop") or meta.get("train") or {})
+
+
+def sort_settings(values: dict, groups: dict[str, Iterable[str]]) -> dict[str, dict]:
+    """Flat settings (typed options, a TOML file, Python keywords) sorted into ``groups``
+    by field name, e.g. ``{"model": ..., "data": ..., "loop": ...}``; a name no group has
+    is an error that lists every such name."""
+    names = {group: set(fields_) for group, fields_ in groups.items()}
+    sorted_: dict[str, dict] = {group: {} for group in groups}
+    unknown = []
+    for key, value in values.items():
+        group = next((g for g, known in names.items() if key in known), None)
+        if group is None:
+            unknown.append(key)
+        else:
+            sorted_[group][key] = value
+    if unknown:
+        raise LstmkitError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    return sorted_
+
+
+def field_names(config: type) -> set[str]:
+    """The field names of a dataclass."""
+    return {f.name for f in fields(config)}

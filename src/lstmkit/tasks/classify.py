@@ -11,7 +11,7 @@ Euclidean baseline); ``load`` rebuilds a ``Classifier`` that predicts labels of 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.checkpoint import load_weights, write_json
+from ..core.config import field_names, sort_settings
 from ..core.device import autocast, resolve_device
 from ..core.loop import EventHook, LoopConfig, fit
 from ..core.task import RunContext
@@ -73,19 +74,9 @@ DATA = SequencesConfig()
 def split_settings(values: dict) -> dict:
     """Flat settings (typed options, a TOML file) sorted into ``train``'s keyword
     arguments ``model``, ``data`` and ``loop``; unknown keys are an error."""
-    groups: dict[str, dict] = {"model": {}, "data": {}, "loop": {}}
-    known = {"model": {f.name for f in fields(ClassifierSettings)},
-             "data": {f.name for f in fields(SequencesConfig)},
-             "loop": {f.name for f in fields(LoopConfig)}}
-    unknown = []
-    for key, value in values.items():
-        group = next((g for g, names in known.items() if key in names), None)
-        if group is None:
-            unknown.append(key)
-        else:
-            groups[group][key] = value
-    if unknown:
-        raise LstmkitError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    groups = sort_settings(values, {"model": field_names(ClassifierSettings),
+                                    "data": field_names(SequencesConfig),
+                                    "loop": field_names(LoopConfig)})
     try:
         model = ClassifierSettings(**groups["model"])
         model.model_config(1, 2)  # checked now, not after reading the data

@@ -11,13 +11,14 @@ compares it with the naive baselines on the test part (``tasks.forecast_eval``).
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..core.checkpoint import load_weights
+from ..core.config import field_names, sort_settings
 from ..core.device import autocast
 from ..core.loop import EventHook, LoopConfig, fit
 from ..core.task import RunContext
@@ -230,20 +231,10 @@ def split_settings(values: dict) -> dict:
     keyword arguments ``data``, ``forecast``, ``model`` and ``loop`` (the loop's defaults
     are ``DEFAULT_LOOP``'s); unknown keys are an error. ``covariates`` and ``quantiles``
     may be comma-separated text."""
-    groups: dict[str, dict] = {"data": {}, "forecast": {}, "model": {}, "loop": {}}
-    known = {"data": {f.name for f in fields(SeriesConfig)},
-             "forecast": {f.name for f in fields(ForecastConfig)},
-             "model": {f.name for f in fields(SequenceConfig)} - {"input_size", "output_size"},
-             "loop": {f.name for f in fields(LoopConfig)}}
-    unknown = []
-    for key, value in values.items():
-        group = next((g for g, names in known.items() if key in names), None)
-        if group is None:
-            unknown.append(key)
-        else:
-            groups[group][key] = value
-    if unknown:
-        raise LstmkitError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    groups = sort_settings(values, {
+        "data": field_names(SeriesConfig), "forecast": field_names(ForecastConfig),
+        "model": field_names(SequenceConfig) - {"input_size", "output_size"},
+        "loop": field_names(LoopConfig)})
     data, forecast = groups["data"], groups["forecast"]
     if isinstance(data.get("covariates"), str):
         data["covariates"] = data["covariates"].split(",")

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.checkpoint import load_weights, read_config, save_checkpoint
+from ..core.config import field_names, sort_settings
 from ..core.device import autocast
 from ..core.loop import EventHook, LoopConfig, fit
 from ..core.task import RunContext
@@ -158,20 +159,10 @@ class LanguageModelTask:
 def split_settings(values: dict) -> dict:
     """Flat settings, as typed options or a TOML file give them, sorted into ``train``'s
     keyword arguments ``model``, ``data``, ``loop`` and ``clean``; unknown keys are an error."""
-    groups: dict[str, dict] = {"model": {}, "data": {}, "loop": {}, "clean": {}}
-    known = {"model": set(ModelConfig.__dataclass_fields__) - {"vocab_size"},
-             "data": set(TextConfig.__dataclass_fields__),
-             "loop": set(LoopConfig.__dataclass_fields__),
-             "clean": set(CleanConfig.__dataclass_fields__)}
-    unknown = []
-    for key, value in values.items():
-        group = next((g for g, names in known.items() if key in names), None)
-        if group is None:
-            unknown.append(key)
-        else:
-            groups[group][key] = value
-    if unknown:
-        raise LstmkitError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    groups = sort_settings(values, {"model": field_names(ModelConfig) - {"vocab_size"},
+                                    "data": field_names(TextConfig),
+                                    "loop": field_names(LoopConfig),
+                                    "clean": field_names(CleanConfig)})
     ModelConfig(vocab_size=1, **groups["model"])  # checked now, not after reading the corpus
     return {"model": groups["model"], "data": TextConfig(**groups["data"]),
             "loop": LoopConfig(**groups["loop"]), "clean": CleanConfig(**groups["clean"])}
