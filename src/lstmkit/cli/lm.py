@@ -31,6 +31,7 @@ run_options = options(
     click.option("--t2s", is_flag=True, help="Convert traditional characters to simplified (OpenCC)."),
     click.option("--mode", type=click.Choice(MODES), default=TextConfig.mode, show_default=True, help="poems: one sequence per poem; stream: one long text in --seq-len windows with the state carried (truncated BPTT); auto: stream for plain text."),
     click.option("--level", type=click.Choice(LEVELS), default=TextConfig.level, show_default=True, help="Tokens: characters, or words (jieba for Chinese; words and punctuation for English)."),
+    click.option("--reverse", is_flag=True, default=TextConfig.reverse, help="Read each poem right to left: a backward model, which lstmkit poem --backward uses to rank candidates."),
     click.option("--seq-len", type=int, default=TextConfig.seq_len, show_default=True, help="Stream mode: tokens per window."),
     click.option("--min-chars", type=int, default=CleanConfig.min_chars, show_default=True),
     click.option("--max-chars", type=int, default=CleanConfig.max_chars, show_default=True),

@@ -42,6 +42,7 @@ class TextConfig:
     batch_size: int = 64  # poems per step, or parallel stripes in stream mode
     val_fraction: float = 0.05
     min_freq: int = 2  # characters seen fewer times become <unk>
+    reverse: bool = False  # poems read right to left (a backward model, to rank candidates)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "seq_len", "min_freq"):
@@ -53,6 +54,9 @@ class TextConfig:
             raise LstmkitError(f"mode must be one of {', '.join(MODES)} (got '{self.mode}')")
         if self.level not in LEVELS:
             raise LstmkitError(f"level must be one of {', '.join(LEVELS)} (got '{self.level}')")
+        if self.reverse and self.mode == "stream":
+            raise LstmkitError("reverse reads each poem right to left: it needs poem mode, "
+                               "not a stream")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,6 +104,9 @@ def prepare_text(corpus: str | Path, config: TextConfig, clean: CleanConfig = Cl
     shuffled by ``seed``."""
     config = replace(config, mode=resolve_mode(config.mode, corpus, fmt))
     if config.mode == "stream":
+        if config.reverse:
+            raise LstmkitError(f"corpus '{corpus}' is read as one long text: reverse needs "
+                               "poems (--mode poems)")
         return _prepare_stream(corpus, config, clean, fmt, vocab, seed, world)
     poems, report = load_poems(corpus, clean, fmt)
     train_poems, val_poems = split_poems(poems, config.val_fraction)
@@ -107,8 +114,8 @@ def prepare_text(corpus: str | Path, config: TextConfig, clean: CleanConfig = Cl
         raise LstmkitError(f"corpus '{corpus}': every poem fell into the validation split; "
                            "lower --val-fraction or use a larger corpus")
     train_texts, val_texts = [p.text for p in train_poems], [p.text for p in val_poems]
-    train_tokens = poem_tokens(train_texts, config.level)
-    val_tokens = poem_tokens(val_texts, config.level)
+    train_tokens = poem_tokens(train_texts, config.level, config.reverse)
+    val_tokens = poem_tokens(val_texts, config.level, config.reverse)
     vocab = vocab or Vocab.build(train_tokens, min_freq=config.min_freq)
     train = PoemBatches(encode_poems(train_tokens, vocab), config.batch_size, vocab.pad_id,
                         shuffle=True, seed=seed, chars=[len(t) for t in train_texts])
@@ -181,7 +188,7 @@ def scoring_batches(corpus: str | Path, vocab: Vocab, config: TextConfig, clean:
             if not poems:
                 raise LstmkitError(f"corpus '{corpus}' has no poems in the model's {split} split")
         texts = [p.text for p in poems]
-        tokens = poem_tokens(texts, config.level)
+        tokens = poem_tokens(texts, config.level, config.reverse)
         unknown = sum(1 for seq in tokens for t in seq if t not in vocab)
         batches = PoemBatches(encode_poems(tokens, vocab), config.batch_size, vocab.pad_id,
                               shuffle=False, chars=[len(t) for t in texts])
@@ -190,10 +197,12 @@ def scoring_batches(corpus: str | Path, vocab: Vocab, config: TextConfig, clean:
                      "unit": "character" if config.level == "char" else "word"}
 
 
-def poem_tokens(texts: list[str], level: str) -> list:
-    """Each poem's tokens: its characters, or its words from one (cached) segmentation."""
+def poem_tokens(texts: list[str], level: str, reverse: bool = False) -> list:
+    """Each poem's tokens: its characters, or its words from one (cached) segmentation;
+    last token first when ``reverse``."""
     if level == "char" or not texts:
-        return texts
+        return [t[::-1] for t in texts] if reverse else texts
     flat = tokenize("\n".join(texts), level)
     cuts = [i for i, tok in enumerate(flat) if tok == "\n"]
-    return [flat[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(flat)])]
+    poems = [flat[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(flat)])]
+    return [p[::-1] for p in poems] if reverse else poems

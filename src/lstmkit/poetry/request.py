@@ -61,6 +61,9 @@ def poem_generator(loaded, name: str | None = None) -> Generator:
     if config.mode != "poems" or config.level != "char":
         raise LstmkitError(f"model '{name}' was trained on a {config.level}-level {config.mode}; "
                            "poems need a character-level poem model (use lstmkit write for this one)")
+    if config.reverse:
+        raise LstmkitError(f"model '{name}' reads poems right to left: it can rank candidates "
+                           "(--backward) but not write")
     return Generator.for_model(loaded)
 
 
