@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from ..data.corpus import HAN
 from ..errors import LstmkitError
 from .forms import TONE_MODES, VerseForm, form_for_shape, get_form, tone_patterns, tunes
+from .parallel import Couplet
+from .parallel import default_table as parallel_table
 from .prosody import PING, Prosody, default_prosody
 
 SENTENCE_END = "。？！"
@@ -46,6 +48,7 @@ class CheckResult:
     rhymes: list[tuple[int, str]] = field(default_factory=list)  # (1-based line, char)
     violations: list[Violation] = field(default_factory=list)
     other_tunes: list[str] = field(default_factory=list)  # more 词牌 with the same shape
+    couplets: list[Couplet] = field(default_factory=list)  # a 律诗's middle couplets (对仗)
 
     def broken(self, rule: str) -> bool:
         return any(v.rule == rule for v in self.violations)
@@ -62,6 +65,7 @@ class CheckResult:
             "lines": [asdict(line) for line in self.lines],
             "violations": [asdict(v) for v in self.violations],
             "other_tunes": self.other_tunes,
+            "couplets": [c.to_dict() for c in self.couplets],
         }
 
 
@@ -179,6 +183,8 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
     result.violations.extend(_shape(lines, shape_form, expected))
     if result.violations or verse is None:
         return result
+    if verse.regulated:
+        result.couplets = parallel_table().couplets([line.text for line in lines])
 
     seen: dict[str, int] = {}
     for number, line in enumerate(lines, 1):
@@ -249,6 +255,9 @@ def format_report(result: CheckResult) -> str:
     for number, line in enumerate(result.lines, 1):
         mark = "  韵" if number in rhyming else ""
         out.append(f"{number:>2}  {line.text}{line.mark}\n    {line.tones}{mark}")
+    for c in result.couplets:
+        verdict = "parallel (对仗)" if c.parallel else "not parallel"
+        out.append(f"{c.name} (lines {c.lines[0]}-{c.lines[1]}): {verdict}, score {c.score:.2f}")
     if result.ok:
         out.append("no violations")
     else:

@@ -6,12 +6,15 @@ rhyme characters used) and masks every token that would break the form. Because 
 masks logits, temperature, top-k and top-p sampling all obey it. The rules are those of
 ``check.check_poem``, so a poem that completes under the mask passes the checker.
 
-A row whose mask empties (a dead end: no known character fits) is sent to ``<eos>`` and
-reported as incomplete; ``poetry.request.write_poems`` draws more rows within a fixed budget.
+Further ``rules`` (``poetry.rules.Rule``: repetition, parallel couplets) add to the logits
+of the characters the form allows, and may ban some (-inf). A row whose mask empties (a dead
+end: no known character fits) is sent to ``<eos>`` and reported as incomplete;
+``poetry.request.write_poems`` draws more rows within a fixed budget.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -23,6 +26,7 @@ from ..errors import LstmkitError
 from .check import rhyme_groups
 from .forms import TONE_MODES, TonePattern, VerseForm, tone_patterns
 from .prosody import PING, ZE, Prosody, default_prosody
+from .rules import Rule
 
 
 @dataclass(frozen=True)
@@ -76,10 +80,12 @@ class FormConstraint:
 
     def __init__(self, vocab: Vocab, form: VerseForm, tones: str = "strict",
                  rhyme: str | None = None, acrostic: str | None = None,
-                 start: str = "", prosody: Prosody | None = None):
+                 start: str = "", prosody: Prosody | None = None,
+                 rules: Sequence[Rule] = ()):
         if tones not in TONE_MODES:
             raise LstmkitError(f"tones must be one of {', '.join(TONE_MODES)} (got '{tones}')")
         self.vocab, self.form, self.tones = vocab, form, tones
+        self.rules = tuple(rules)
         self.prosody = prosody or default_prosody()
         self.patterns: list[TonePattern] = tone_patterns(form)
         candidates = rhyme_groups(self.prosody, form.rhyme_tone)
@@ -237,18 +243,40 @@ class FormConstraint:
             self.rows = [replace(self.opening, patterns=set(self.opening.patterns),
                                  groups=set(self.opening.groups), lines=list(self.opening.lines),
                                  rhymes=set(self.opening.rhymes)) for _ in generated]
-        masks = []
+        masks, biases = [], []
         for row, ids in zip(self.rows, generated):
             for token_id in ids[row.consumed:]:
                 self._advance(row, self.vocab.tokens[token_id])
             row.consumed = len(ids)
             allowed = self._allowed(row)
+            bias = self._bias(row)
+            if bias is not None:
+                allowed &= bias > float("-inf")
             if not bool(allowed.any()):
                 row.dead = True
-                allowed = self._allowed(row)
+                allowed, bias = self._allowed(row), None
             masks.append(allowed)
+            biases.append(bias)
         mask = torch.stack(masks).to(logits.device)  # (N, V)
+        if any(b is not None for b in biases):
+            zero = torch.zeros(len(self.vocab))
+            bias = torch.stack([zero if b is None else b.clamp(min=-1e4) for b in biases])
+            logits = logits + bias.to(logits.device, logits.dtype)
         return logits.masked_fill(~mask, float("-inf"))
+
+    def _bias(self, row: _Row) -> torch.Tensor | None:
+        """The rules' logits (V,) for ``row``'s next character, or None (no rule speaks, or
+        the next token is a mark, an acrostic's character or ``<eos>``)."""
+        form = self.form
+        if (not self.rules or row.dead or row.line == form.lines
+                or row.pos == form.lengths[row.line] or (self.acrostic and row.pos == 0)):
+            return None
+        total = None
+        for rule in self.rules:
+            bias = rule.bias(row.lines, row.text, form.lengths[row.line])
+            if bias is not None:
+                total = bias if total is None else total + bias
+        return total
 
     def complete(self, index: int) -> bool:
         row = self.rows[index]

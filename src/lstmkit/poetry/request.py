@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ..data.vocab import Vocab
 from ..errors import LstmkitError
 from ..sample import Generator, Sample, SampleConfig, poem_lines
 from .check import CheckResult, check_poem
 from .constraint import FormConstraint
 from .forms import VerseForm, get_form
+from .parallel import ParallelRule
+from .repetition import RepetitionRule
+from .rules import Rule, RulesHook
 
 
 @dataclass(frozen=True)
@@ -24,13 +28,14 @@ class PoemRequest:
     rhyme: str | None = None
     acrostic: str | None = None
     start: str = ""
-    candidates: int = 4  # rows drawn per poem wanted; the most likely are kept
+    candidates: int = 4  # rows drawn per poem wanted; the best are kept
     rounds: int = 4  # batches at most before giving up
+    refine: bool = True  # repetition rules (and couplet rules for 律诗) while writing
 
     @classmethod
     def make(cls, form: str | None = None, tune: str | None = None, tones: str = "strict",
              rhyme: str | None = None, acrostic: str | None = None, start: str = "",
-             candidates: int = 4) -> PoemRequest:
+             candidates: int = 4, refine: bool = True) -> PoemRequest:
         """A request from a user's options (see the module docstring); whitespace in
         ``start`` is dropped."""
         if tune and not form:
@@ -43,7 +48,7 @@ class PoemRequest:
         if candidates < 1:
             raise LstmkitError(f"--candidates must be at least 1 (got {candidates})")
         return cls(get_form(form, tune) if form else None, tones, rhyme, acrostic or None,
-                   "".join(start.split()), candidates)
+                   "".join(start.split()), candidates, refine=refine)
 
     @property
     def model_name(self) -> str:
@@ -52,6 +57,15 @@ class PoemRequest:
 
     def check(self, text: str) -> CheckResult:
         return check_poem(text, tones=self.tones, form=self.form, rhyme=self.rhyme)
+
+    def rules(self, vocab: Vocab) -> list[Rule]:
+        """The decoding rules beyond the form that this request writes under."""
+        if not self.refine:
+            return []
+        rules: list[Rule] = [RepetitionRule(vocab, self.form)]
+        if self.form is not None and self.form.regulated and self.form.lines == 8:
+            rules.append(ParallelRule(vocab, self.form))
+        return rules
 
 
 def poem_generator(loaded, name: str | None = None) -> Generator:
@@ -71,12 +85,14 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
                 config: SampleConfig = SampleConfig()) -> list[Sample]:
     """``n`` distinct poems for ``request``, most likely first. With a form, each keeps it
     (and passes ``check_poem``); without, they are whole poems the model ended itself."""
+    rules = request.rules(generator.vocab)
     if request.form is None:
-        return generator.generate_finished(request.start, n, config)
+        hook = RulesHook(generator.vocab, rules, request.start) if rules else None
+        return generator.generate_finished(request.start, n, config, hook)
     kept: dict[str, Sample] = {}
     for round_ in range(request.rounds):
         constraint = FormConstraint(generator.vocab, request.form, request.tones, request.rhyme,
-                                    request.acrostic, request.start)
+                                    request.acrostic, request.start, rules=rules)
         seed = None if config.seed is None else config.seed + round_
         rows = max(1, n - len(kept)) * request.candidates
         samples = generator.generate(request.start, rows,

@@ -1,0 +1,147 @@
+"""Repetition as real poems have it: reduplications where poets put them, no stutters, no
+runaway reuse of one character.
+
+The table (``repetition.json``, built by ``scripts/build_repetition.py`` from the training
+split of the Tang and Song ci corpora) holds, per form, the share of characters that
+repeat an earlier one in real poems and ``max_uses`` (the most uses of one character that
+at least 1% of real poems reach), and per line length and position the characters real
+lines double there (叠字: 悠悠 opening a line). ``RepetitionRule`` turns it into decoding
+rules: a doubled character that real poems do not double at that place (a stutter: 月中中,
+杯酒酒) and a character past ``max_uses`` are banned; every other reuse costs per earlier
+use in proportion to how far one more repeat would take the poem past what real poems of
+its form repeat on average (``repeat_share`` of its length; a small floor below that), so
+the share of repeated characters comes down to what poets wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from ..data.corpus import HAN
+from ..data.vocab import Vocab
+from .forms import VerseForm
+
+TABLE = Path(__file__).with_name("repetition.json")
+PENALTY = 4.0  # logit cost per earlier use and per repeat over the allowance (BENCHMARKS.md)
+FLOOR = 0.1  # the share of PENALTY a repeat costs while within the allowance
+
+
+@dataclass(frozen=True)
+class RepeatStats:
+    chars: int  # Han characters
+    repeats: int  # characters equal to an earlier character of the same text
+    most_uses: int  # uses of the most used character
+
+
+def repeat_stats(text: str) -> RepeatStats:
+    chars = [c for c in text if HAN.match(c)]
+    counts = Counter(chars)
+    return RepeatStats(len(chars), len(chars) - len(counts), max(counts.values(), default=0))
+
+
+def kind_of(form: VerseForm | None) -> str:
+    """``ci`` for a 词牌, ``shi`` for regulated verse and free poems."""
+    return "ci" if form is not None and not form.regulated else "shi"
+
+
+class RepetitionTable:
+    """What real poems do (see the module docstring)."""
+
+    def __init__(self, data: dict):
+        self.forms: dict[str, dict] = data["forms"]
+        self._doubles = {kind: {tuple(map(int, where.split(":"))): set(chars)
+                                for where, chars in found.items()}
+                         for kind, found in data["doubles"].items()}
+        self._anywhere = {kind: {where[1]: set() for where in found}
+                          for kind, found in self._doubles.items()}
+        for kind, found in self._doubles.items():
+            for (_, pos), chars in found.items():
+                self._anywhere[kind][pos] |= chars
+
+    @classmethod
+    def load(cls, path: Path = TABLE) -> RepetitionTable:
+        return cls(json.loads(path.read_text(encoding="utf-8")))
+
+    def _entry(self, form: VerseForm | None) -> dict:
+        """The statistics for ``form``: a ci's for any tune, 七律's for a free poem."""
+        return self.forms["ci" if kind_of(form) == "ci" else (form.name if form else "七律")]
+
+    def max_uses(self, form: VerseForm | None) -> int:
+        """Uses of one character allowed in a poem of ``form``."""
+        return self._entry(form)["max_uses"]
+
+    def repeat_share(self, form: VerseForm | None) -> float:
+        """The share of characters of real poems of ``form`` that repeat an earlier one."""
+        return self._entry(form)["repeat_share"]
+
+    def may_double(self, kind: str, length: int | None, pos: int, char: str) -> bool:
+        """Whether real lines of ``length`` characters double ``char`` with its second
+        copy at 0-based ``pos`` (any length when ``length`` is None)."""
+        if length is None:
+            return char in self._anywhere[kind].get(pos, ())
+        return char in self._doubles[kind].get((length, pos), ())
+
+    def stutters(self, lines: list[str], form: VerseForm | None = None
+                 ) -> list[tuple[int, int, str]]:
+        """(1-based line, 1-based position, character) of every doubled character that
+        real poems do not double there, and of every third copy in a row."""
+        kind, found = kind_of(form), []
+        for number, line in enumerate(lines, 1):
+            for pos in range(1, len(line)):
+                char = line[pos]
+                if char != line[pos - 1]:
+                    continue
+                tripled = pos >= 2 and line[pos - 2] == char
+                if tripled or not self.may_double(kind, len(line), pos, char):
+                    found.append((number, pos + 1, char))
+        return found
+
+
+@lru_cache(maxsize=1)
+def default_table() -> RepetitionTable:
+    return RepetitionTable.load()
+
+
+class RepetitionRule:
+    """A decoding rule over a vocabulary: ``bias(...)`` gives what to add to one row's
+    logits (-inf bans) given the poem so far."""
+
+    def __init__(self, vocab: Vocab, form: VerseForm | None = None, penalty: float = PENALTY,
+                 table: RepetitionTable | None = None):
+        self.vocab, self.form, self.penalty = vocab, form, penalty
+        self.table = table or default_table()
+        self.kind = kind_of(form)
+        self.max_uses = self.table.max_uses(form)
+        self.share = self.table.repeat_share(form)
+
+    def bias(self, lines: list[str], text: str, length: int | None) -> torch.Tensor | None:
+        """For the next character of the line ``text`` (``length`` characters in all, when
+        known), after the poem's earlier ``lines``: (V,) additive logits, or None."""
+        counts = Counter(c for line in [*lines, text] for c in line)
+        if not counts:
+            return None
+        written = sum(counts.values())
+        planned = sum(self.form.lengths) if self.form is not None else written + 1
+        over = written - len(counts) + 1 - self.share * planned  # repeats past the allowance
+        cost = self.penalty * max(FLOOR, over)
+        bias = torch.zeros(len(self.vocab))
+        index = self.vocab.index
+        pos = len(text)
+        for char, uses in counts.items():
+            if char in index:
+                bias[index[char]] = float("-inf") if uses >= self.max_uses else -cost * uses
+        if text:
+            prev = text[-1]
+            if prev in index:
+                doubled_before = pos >= 2 and text[-2] == prev
+                allowed = (not doubled_before and counts[prev] < self.max_uses
+                           and self.table.may_double(self.kind, length, pos, prev))
+                # A reduplication real poems use here is one word, not a repeat: no cost.
+                bias[index[prev]] = 0.0 if allowed else float("-inf")
+        return bias
