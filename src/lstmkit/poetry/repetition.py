@@ -90,7 +90,9 @@ class RepetitionTable:
     def stutters(self, lines: list[str], form: VerseForm | None = None
                  ) -> list[tuple[int, int, str]]:
         """(1-based line, 1-based position, character) of every doubled character that
-        real poems do not double there, and of every third copy in a row."""
+        real poems do not double there, and of every third copy in a row. Without a form
+        the line lengths were not planned, so a doubling counts where real lines of any
+        length have it at that position (as the rule allowed it while writing)."""
         kind, found = kind_of(form), []
         for number, line in enumerate(lines, 1):
             for pos in range(1, len(line)):
@@ -98,7 +100,8 @@ class RepetitionTable:
                 if char != line[pos - 1]:
                     continue
                 tripled = pos >= 2 and line[pos - 2] == char
-                if tripled or not self.may_double(kind, len(line), pos, char):
+                length = len(line) if form is not None else None
+                if tripled or not self.may_double(kind, length, pos, char):
                     found.append((number, pos + 1, char))
         return found
 

@@ -1,0 +1,111 @@
+import pytest
+import torch
+
+from lstmkit.data.vocab import Vocab
+from lstmkit.model import LanguageModel, ModelConfig
+from lstmkit.poetry.check import check_poem, split_lines
+from lstmkit.poetry.forms import FORMS, get_form
+from lstmkit.poetry.prosody import default_prosody
+from lstmkit.poetry.repetition import RepetitionRule, default_table, repeat_stats
+from lstmkit.poetry.request import PoemRequest, write_poems
+from lstmkit.sample import Generator, SampleConfig
+
+FAVOURITES = "中月风"  # characters a stuttering model loves; 中 and 风 can be either tone
+
+
+@pytest.fixture(scope="module")
+def stutterer():
+    """A model that wants to write 中, 月 and 风 at every step: left alone it stutters
+    (中中中) and reuses them without end."""
+    torch.manual_seed(0)
+    chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
+    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", "、", "？", *chars])
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
+                                      layers=1, dropout=0.0, tie_weights=False))
+    with torch.no_grad():
+        for char in FAVOURITES:
+            model.head.bias[vocab.index[char]] += 12.0
+    return Generator(model.eval(), vocab)
+
+
+def lines_of(text: str) -> list[str]:
+    return [line.text for line in split_lines(text)]
+
+
+def test_the_stutterer_stutters_without_the_rules(stutterer):
+    poem = write_poems(stutterer, PoemRequest(FORMS["七律"], tones="off", refine=False), 1,
+                       SampleConfig(seed=0))[0]
+    assert default_table().stutters(lines_of(poem.text), FORMS["七律"])
+    assert repeat_stats(poem.text).most_uses >= 4
+
+
+STRATEGIES = [
+    ("七律 strict", dict(form="七律"), SampleConfig(seed=1)),
+    ("五绝 greedy", dict(form="五绝"), SampleConfig(seed=2, temperature=0)),
+    ("七绝 top-k", dict(form="七绝", tones="loose"), SampleConfig(seed=3, top_k=5)),
+    ("五律 top-p", dict(form="五律", tones="off"), SampleConfig(seed=4, top_p=0.5)),
+    ("acrostic", dict(acrostic="中月风花"), SampleConfig(seed=5, temperature=1.2)),
+    ("opening", dict(form="五绝", start="风月中"), SampleConfig(seed=6)),
+    ("ci", dict(tune="浣溪沙"), SampleConfig(seed=7)),
+    ("free", dict(), SampleConfig(seed=8, max_len=40)),
+]
+
+
+@pytest.mark.parametrize("name,options,config", STRATEGIES, ids=[s[0] for s in STRATEGIES])
+def test_no_decoding_path_stutters_or_runs_away(stutterer, name, options, config):
+    request = PoemRequest.make(**options)
+    if request.form is None:  # a free poem ends when the model says so: make it end soon
+        with torch.no_grad():
+            stutterer.model.head.bias[stutterer.vocab.eos_id] += 6.0
+    try:
+        poems = write_poems(stutterer, request, 1 if config.temperature == 0 else 2, config)
+    finally:
+        if request.form is None:
+            with torch.no_grad():
+                stutterer.model.head.bias[stutterer.vocab.eos_id] -= 6.0
+    table = default_table()
+    for poem in poems:
+        assert not table.stutters(lines_of(poem.text), request.form), poem.text
+        assert repeat_stats(poem.text).most_uses <= table.max_uses(request.form), poem.text
+        if request.form is not None:
+            assert request.check(poem.text).ok
+
+
+def test_reduplications_real_poems_use_stay_allowed():
+    table = default_table()
+    assert table.may_double("shi", 5, 1, "悠")  # 悠悠 opening a five-character line
+    assert not table.may_double("shi", 7, 2, "中")  # 月中中
+    assert not table.may_double("shi", 7, 1, "酒")
+    assert table.stutters(["明月中中照", "悠悠天地间"]) == [(1, 4, "中")]
+    assert table.stutters(["萧萧萧木落"]) == [(1, 3, "萧")]  # three in a row is a stutter
+
+
+def test_the_rule_bans_a_stutter_but_not_a_reduplication():
+    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", *"悠中明月天地"])
+    rule = RepetitionRule(vocab, FORMS["五绝"])
+    after_you = rule.bias([], "悠", 5)
+    assert after_you[vocab.index["悠"]] == 0.0  # 悠悠 at the start of a line
+    assert after_you[vocab.index["天"]] == 0.0
+    after_mid = rule.bias([], "明月中", 5)
+    assert after_mid[vocab.index["中"]] == float("-inf")
+    assert after_mid[vocab.index["月"]] < 0  # a repeat costs, but is allowed
+    worn = rule.bias(["明月明月明"], "月", 5)  # 月 used three times: max_uses
+    assert worn[vocab.index["月"]] == float("-inf")
+
+
+def test_repeat_stats_count_han_characters_only():
+    stats = repeat_stats("春风春雨，春。")
+    assert (stats.chars, stats.repeats, stats.most_uses) == (5, 2, 3)
+
+
+def test_the_table_records_real_poems():
+    table = default_table()
+    for name in FORMS:
+        entry = table.forms[name]
+        assert entry["poems"] > 1000 and 0.005 < entry["repeat_share"] < 0.05
+        assert table.max_uses(FORMS[name]) == 3
+    assert table.max_uses(get_form("ci", "浣溪沙")) >= 3
+
+
+def test_check_is_unchanged_for_poems_the_rules_allow():
+    assert check_poem("悠悠天地间，明月照山川。").form is None  # two lines: no form
