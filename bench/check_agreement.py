@@ -85,7 +85,7 @@ def held_out(corpus: str, rare: dict[str, set[str]]) -> dict:
         result = check_poem(text)
         rhymes += len(result.rhymes)
         rare_found += rare_rhymes(result, rare)
-        note_count.update({n.split()[0] for n in getattr(result, "notes", [])})
+        note_count.update({n.split(":")[0] for n in getattr(result, "notes", [])})
         if result.ok:
             passed += 1
             continue

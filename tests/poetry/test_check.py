@@ -136,6 +136,10 @@ def test_a_character_of_unknown_tone_is_marked_and_not_judged():
     result = check_poem("白皙依山尽，黄河入海流。欲穷千里目，更上一层楼。")
     assert result.lines[0].tones == "仄?平平仄" and result.ok
     assert [n.split(":")[0] for n in result.notes] == ["uncertain"] and "'皙'" in result.notes[0]
+    # 啼 (八齐 in the rhyme books, missing from this table) at a rhyme: noted, not judged.
+    wu_ti = check_poem("白日依山尽，黄河入海西。欲穷千里目，更上一层啼。")
+    assert wu_ti.ok and wu_ti.rhyme_group == "八齐" and "'啼'" in wu_ti.notes[0]
+    assert check_poem("白日依山尽，黄河入海西。欲穷千里目，更上一层东。").broken("rhyme")
 
 
 def test_a_variant_form_is_read_as_its_standard_form():

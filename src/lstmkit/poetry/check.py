@@ -162,7 +162,8 @@ def _unknown_notes(lines: list[Line]) -> list[str]:
             if mark == "?":
                 found.setdefault(char, f"line {number} pos {position}")
     return [f"uncertain: '{char}' ({where}) is not in the rhyme table and its classical tone is "
-            "unknown (a modern first or second tone may hide an entering tone); not judged"
+            "unknown (a modern first or second tone may hide an entering tone); its tone and "
+            "rhyme are not judged"
             for char, where in found.items()]
 
 
@@ -227,7 +228,8 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
     for i in sorted(set(always) | ({0} if first_rhymes else set())):
         char = last[i]
         result.rhymes.append((i + 1, char))
-        if group is None or not prosody.rhymes_in(char, group):
+        unknown = prosody.read(char).mark == "?"  # noted as uncertain, not judged
+        if (group is None or not prosody.rhymes_in(char, group)) and not unknown:
             groups = "/".join(prosody.groups_of(char)) or "no group"
             kind = "a level-tone group" if verse.rhyme_tone == PING else "an oblique-tone group"
             result.violations.append(Violation(
