@@ -59,7 +59,7 @@ def test_marks_each_character():
     ("白日依山尽。黄河入海流。欲穷千里目，更上一层楼。", "punctuation", "line 1 ends with 。"),
     ("白日依山，黄河入海流。欲穷千里目，更上一层楼。", "shape", "fit no regulated form"),
     ("白日依山尽，黄河入海流。白日依山尽，更上一层楼。", "repeat", "line 3 repeats line 1"),
-    ("白日依山尽，黄河入海流。欲穷千里目，更上一层流。", "rhyme", "rhyme '流' repeats line 2"),
+    ("白日依山尽，黄河入海流。欲穷千里目，更上一层流。", "rhyme", "重韵: rhyme '流' repeats line 2"),
 ])
 def test_violations(text, rule, fragment):
     result = check_poem(text)
@@ -99,3 +99,50 @@ def test_a_shape_no_form_or_tune_has():
     result = check_poem("一二三四五六七八九十。")
     assert result.form is None and result.broken("shape")
     assert "no 词牌 pattern" in result.violations[0].message
+
+
+# 李煜《感怀》: line 1 ends in 枝 (四支), the poem rhymes in 八齐, a neighbouring group.
+GAN_HUAI = "又见桐花发旧枝，一楼烟雨暮凄凄。凭阑惆怅人谁会，不觉澘然泪眼低。"
+
+
+def test_first_line_may_borrow_a_neighbouring_rhyme():
+    result = check_poem(GAN_HUAI)
+    assert result.ok, format_report(result)
+    assert (result.rhyme_group, result.pattern) == ("八齐", "仄起首句入韵")
+    assert result.rhymes[0] == (1, "枝")
+    assert any(n.startswith("首句借邻韵") and "四支" in n for n in result.notes)
+    assert result.to_dict()["notes"] == result.notes and result.to_dict()["ok"]
+    assert "note: 首句借邻韵" in format_report(result)
+    loose = check_poem(GAN_HUAI, tones="loose")
+    assert loose.ok and any(n.startswith("首句借邻韵") for n in loose.notes)
+
+
+def test_a_first_line_in_a_group_that_is_no_neighbour_is_still_rejected():
+    result = check_poem(GAN_HUAI.replace("旧枝", "旧家"))  # 家 is 六麻, no neighbour of 八齐
+    assert [(v.rule, v.line, v.position) for v in result.violations] == [("tone", 1, 7)]
+    assert not any(n.startswith("首句借邻韵") for n in result.notes)
+
+
+def test_a_rhyme_on_a_rare_reading_of_a_merged_character_is_noted():
+    # 台 rhymes in 四支 only as the rare 台; 'terrace' (臺) is 十灰.
+    result = check_poem("白日依山尽，黄河入海时。欲穷千里目，更上一层台。")
+    assert result.ok and result.rhyme_group == "四支"
+    assert [n for n in result.notes if n.startswith("rare reading")] == [
+        "rare reading: '台' rhymes in 四支 only as 台 (149 line ends in the Tang poems; as 臺, 1080, it does not)"]
+    assert not check_poem("白日依山尽，黄河入海来。欲穷千里目，更上一层台。").notes
+
+
+def test_a_character_of_unknown_tone_is_marked_and_not_judged():
+    result = check_poem("白皙依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+    assert result.lines[0].tones == "仄?平平仄" and result.ok
+    assert [n.split(":")[0] for n in result.notes] == ["uncertain"] and "'皙'" in result.notes[0]
+    # 啼 (八齐 in the rhyme books, missing from this table) at a rhyme: noted, not judged.
+    wu_ti = check_poem("白日依山尽，黄河入海西。欲穷千里目，更上一层啼。")
+    assert wu_ti.ok and wu_ti.rhyme_group == "八齐" and "'啼'" in wu_ti.notes[0]
+    assert check_poem("白日依山尽，黄河入海西。欲穷千里目，更上一层东。").broken("rhyme")
+
+
+def test_a_variant_form_is_read_as_its_standard_form():
+    # 簷 = 檐 (平, 十四盐): a 平 at line 2 position 2 is what the pattern wants.
+    result = check_poem("白日依山尽，黄簷入海流。欲穷千里目，更上一层楼。")
+    assert result.lines[1].tones[1] == "平" and result.ok and not result.notes

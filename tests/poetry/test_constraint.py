@@ -5,7 +5,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.poetry.check import check_poem, format_report
-from lstmkit.poetry.constraint import FormConstraint
+from lstmkit.poetry.constraint import FormConstraint, vocab_masks
 from lstmkit.poetry.forms import FORMS, get_form
 from lstmkit.poetry.prosody import default_prosody
 from lstmkit.poetry.request import PoemRequest, write_poems
@@ -91,3 +91,25 @@ def test_ci_follow_their_tune_and_pass_the_checker(generator, tune):
         assert [len(line.text) for line in result.lines] == list(form.lengths)
         assert "".join(line.mark for line in result.lines) == form.marks
         assert default_prosody().groups[result.rhyme_group].pingze == form.rhyme_tone
+
+
+def test_a_merged_character_rhymes_only_in_its_dominant_group(generator):
+    masks = vocab_masks(generator.vocab, default_prosody())
+    tai = generator.vocab.index["台"]
+    assert bool(masks.group["十灰"][tai]) and not bool(masks.group["四支"][tai])
+    assert masks.tone["平"][tai]  # its tone is not in doubt
+    opening = "白日依山尽，黄河入海台"
+    FormConstraint(generator.vocab, get_form("五绝"), rhyme="十灰", start=opening)
+    with pytest.raises(LstmkitError, match="'台' at line 2 position 5 does not rhyme in 四支"):
+        FormConstraint(generator.vocab, get_form("五绝"), rhyme="四支", start=opening)
+
+
+def test_a_character_of_unknown_tone_is_never_placed_where_a_tone_is_held():
+    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", *"皙啼簷扫东"])
+    masks = vocab_masks(vocab, default_prosody())
+    for char in "皙啼":
+        index = vocab.index[char]
+        assert masks.han[index] and not masks.known[index]
+        assert not any(bool(m[index]) for m in masks.group.values())
+    assert masks.tone["平"][vocab.index["簷"]] and masks.group["十四盐"][vocab.index["簷"]]
+    assert masks.tone["仄"][vocab.index["扫"]] and not masks.tone["平"][vocab.index["扫"]]

@@ -8,6 +8,7 @@ from lstmkit.poetry.prosody import PING, ZE, default_prosody
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data" / "pingshui.json"
+MERGED = SHARED.with_name("pingshui_merged.json")
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +38,65 @@ def test_characters_with_two_readings_count_as_either(prosody):
     assert prosody.can_be("看", PING) and prosody.can_be("看", ZE)
 
 
-def test_missing_characters_fall_back_to_modern_tones(prosody):
-    assert prosody.groups_of("啼") == ()
-    reading = prosody.read("啼")  # tí, tone 2
-    assert reading.source == "pypinyin" and reading.tones == {PING}
-    assert prosody.read("扫").tones == {ZE}  # sǎo / sào
+def test_missing_characters_fall_back_to_the_oblique_tone_only(prosody):
+    assert prosody.groups_of("扫") == ()
+    reading = prosody.read("扫")  # sǎo / sào: tones 3 and 4 were 仄 in any case
+    assert reading.source == "pypinyin" and reading.tones == {ZE}
     assert prosody.read("x").source == "unknown" and prosody.read("x").mark == "?"
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data/pingshui.json")
-def test_shipped_table_is_what_the_build_script_makes(tmp_path):
-    shipped = (ROOT / "src" / "lstmkit" / "poetry" / "pingshui.json").read_text("utf-8")
-    spec = importlib.util.spec_from_file_location("build_pingshui", ROOT / "scripts" / "build_pingshui.py")
+@pytest.mark.parametrize("char", ["皙", "啼"])
+def test_a_modern_level_tone_is_unknown_not_guessed(prosody, char):
+    reading = prosody.read(char)  # 皙 xī was an entering tone (仄); 啼 tí was 平
+    assert reading.tones == frozenset() and reading.mark == "?" and reading.source == "unknown"
+    assert not prosody.can_be(char, PING) and not prosody.can_be(char, ZE)
+
+
+@pytest.mark.parametrize("char, standard, mark, group", [
+    ("簷", "檐", PING, "十四盐"), ("猨", "猿", PING, "十三元"),
+    ("刦", "劫", ZE, "十七洽"), ("檝", "楫", ZE, "十六叶"), ("着", "著", ZE, "十药"),
+])
+def test_variant_forms_read_as_their_standard_form(prosody, char, standard, mark, group):
+    reading = prosody.read(char)
+    assert prosody.read(standard).source == "pingshui"
+    assert reading.source == f"variant:{standard}" and reading.mark == mark
+    assert group in reading.groups and prosody.rhymes_in(char, group, dominant=True)
+
+
+def test_a_merged_character_rhymes_only_by_its_dominant_source(prosody):
+    tai = prosody.read("台")  # 臺 (十灰) has 1,080 line ends, 台 (四支, 十灰) 149
+    assert set(tai.groups) == {"四支", "十灰"} and tai.rhyme_groups == ("十灰",)
+    assert prosody.rhymes_in("台", "四支") and not prosody.rhymes_in("台", "四支", dominant=True)
+    minor = prosody.merged.minor("台", "四支")
+    assert (minor.trad, minor.line_ends, minor.dominant) == ("台", 149, "臺")
+    assert prosody.merged.minor("台", "十灰") is None
+    assert prosody.read("东").rhyme_groups == ("一东",)  # not merged: every reading counts
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert json.loads(shipped) == module.build(SHARED)
+    return module
+
+
+def test_variant_table_rules():
+    mapping = {"簷": ["檐"], "慙": ["惭"], "鑪": ["炉"], "槕": ["桌"], "东": ["東"]}
+    table = {"檐", "鑪", "东"}
+    built = _script("build_variants").build(mapping, table, used={"簷", "慙", "炉", "东"})["variants"]
+    # held standard; unknown standard of a used variant; a used standard the table holds
+    # as its variant; an unused variant (槕) and a table character (东) are left out
+    assert {k: built[k] for k in ("簷", "慙", "炉")} == {"簷": "檐", "慙": "惭", "炉": "鑪"}
+    assert "槕" not in built and "东" not in built and built["着"] == "著"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data/pingshui.json")
+def test_shipped_table_is_what_the_build_script_makes():
+    shipped = (ROOT / "src" / "lstmkit" / "poetry" / "pingshui.json").read_text("utf-8")
+    assert json.loads(shipped) == _script("build_pingshui").build(SHARED)
+
+
+@pytest.mark.skipif(not MERGED.exists(), reason="needs ../shared/data/pingshui_merged.json")
+def test_shipped_merged_readings_are_what_the_build_script_makes():
+    shipped = (ROOT / "src" / "lstmkit" / "poetry" / "merged.json").read_text("utf-8")
+    assert json.loads(shipped) == _script("build_merged").build(MERGED)

@@ -5,6 +5,10 @@ each character 平, 仄, 中 (either: it has readings of both) or ? (unknown), f
 平水韵 group the rhyming lines share, picks the standard tone pattern that fits best,
 and lists what breaks, by line and position. The generator's constraints are these
 same rules, so every generated poem passes.
+
+Notes record what passes but deserves a word (``readings.py``): a first line that borrows
+a neighbouring group's rhyme (首句借邻韵), a rhyme on a merged character's rare reading,
+and characters whose classical tone is unknown (shown ?, never guessed).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from .forms import TONE_MODES, VerseForm, form_for_shape, get_form, tone_pattern
 from .parallel import Couplet
 from .parallel import default_table as parallel_table
 from .prosody import PING, Prosody, default_prosody
+from .readings import NEIGHBOURS
 
 SENTENCE_END = "。？！"
 CLAUSE_END = "，；、"
@@ -49,6 +54,7 @@ class CheckResult:
     violations: list[Violation] = field(default_factory=list)
     other_tunes: list[str] = field(default_factory=list)  # more 词牌 with the same shape
     couplets: list[Couplet] = field(default_factory=list)  # a 律诗's middle couplets (对仗)
+    notes: list[str] = field(default_factory=list)  # licences, rare readings, unknown tones
 
     def broken(self, rule: str) -> bool:
         return any(v.rule == rule for v in self.violations)
@@ -64,7 +70,7 @@ class CheckResult:
             "rhymes": [{"line": n, "char": c} for n, c in self.rhymes],
             "lines": [asdict(line) for line in self.lines],
             "violations": [asdict(v) for v in self.violations],
-            "other_tunes": self.other_tunes,
+            "other_tunes": self.other_tunes, "notes": self.notes,
             "couplets": [c.to_dict() for c in self.couplets],
         }
 
@@ -140,8 +146,29 @@ def _best_group(ends: list[str], prosody: Prosody, candidates: list[str]) -> str
     counts = Counter(g for char in ends for g in set(prosody.groups_of(char)) if g in allowed)
     if not counts:
         return None
+    dominant = Counter(g for char in ends for g in set(prosody.read(char).rhyme_groups))
     order = {name: i for i, name in enumerate(candidates)}
-    return min(counts, key=lambda g: (-counts[g], order[g]))
+    return min(counts, key=lambda g: (-counts[g], -dominant[g], order[g]))
+
+
+def _borrowed_group(char: str, group: str, prosody: Prosody) -> str | None:
+    """The neighbouring group of ``group`` that a level-tone ``char`` rhymes in (首句借邻韵)."""
+    if not prosody.can_be(char, PING):
+        return None
+    return next((g for g in NEIGHBOURS.get(group, ()) if prosody.rhymes_in(char, g, dominant=True)), None)
+
+
+def _unknown_notes(lines: list[Line]) -> list[str]:
+    """One note per character whose classical tone is unknown (marked ?)."""
+    found = {}
+    for number, line in enumerate(lines, 1):
+        for position, (char, mark) in enumerate(zip(line.text, line.tones), 1):
+            if mark == "?":
+                found.setdefault(char, f"line {number} pos {position}")
+    return [f"uncertain: '{char}' ({where}) is not in the rhyme table and its classical tone is "
+            "unknown (a modern first or second tone may hide an entering tone); its tone and "
+            "rhyme are not judged"
+            for char, where in found.items()]
 
 
 def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = None,
@@ -179,7 +206,7 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
         kind = "level-tone (平)" if (not verse or verse.rhyme_tone == PING) else "oblique-tone (仄)"
         raise LstmkitError(f"'{rhyme}' is not a {kind} 平水韵 group")
     result = CheckResult(form=verse.name if verse else None, lines=lines,
-                         other_tunes=other_tunes)
+                         other_tunes=other_tunes, notes=_unknown_notes(lines))
     result.violations.extend(_shape(lines, shape_form, expected))
     if result.violations or verse is None:
         return result
@@ -201,11 +228,14 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
     result.rhyme_group = group
     first_rhymes = (verse.regulated and group is not None
                     and prosody.rhymes_in(last[0], group))
+    borrowed = (verse.regulated and group is not None and not first_rhymes
+                and _borrowed_group(last[0], group, prosody))
     used: dict[str, int] = {}
     for i in sorted(set(always) | ({0} if first_rhymes else set())):
         char = last[i]
         result.rhymes.append((i + 1, char))
-        if group is None or not prosody.rhymes_in(char, group):
+        unknown = prosody.read(char).mark == "?"  # noted as uncertain, not judged
+        if (group is None or not prosody.rhymes_in(char, group)) and not unknown:
             groups = "/".join(prosody.groups_of(char)) or "no group"
             kind = "a level-tone group" if verse.rhyme_tone == PING else "an oblique-tone group"
             result.violations.append(Violation(
@@ -213,16 +243,23 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
                 f"'{char}' ({groups}) does not rhyme in {group or kind}"))
         elif char in used:
             result.violations.append(Violation(
-                "rhyme", i + 1, verse.lengths[i], f"rhyme '{char}' repeats line {used[char]}"))
+                "rhyme", i + 1, verse.lengths[i],
+                f"重韵: rhyme '{char}' repeats line {used[char]}"))
+        elif (minor := prosody.merged.minor(char, group)) is not None:
+            result.notes.append(minor.note())
         used.setdefault(char, i + 1)
+    licence = (f"首句借邻韵: line 1 ends in '{last[0]}' of {borrowed}, a neighbour of {group}: "
+               "accepted as the first line's licence" if borrowed else None)
     if tones == "loose" or not verse.regulated:
+        if licence:
+            result.notes.append(licence)
         return result
 
     # Patterns whose first line fits: a rhyming first line may not be read as 仄, and so on.
     first_can_be_ze = prosody.can_be(last[0], "仄") or prosody.read(last[0]).mark == "?"
-    best: tuple[int, str, list[Violation]] | None = None
+    best: tuple[int, bool, str, list[Violation]] | None = None
     for pattern in tone_patterns(verse):
-        if pattern.first_rhymes and not first_rhymes:
+        if pattern.first_rhymes and not (first_rhymes or borrowed):
             continue
         if not pattern.first_rhymes and first_rhymes and not first_can_be_ze:
             continue
@@ -237,11 +274,15 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
                         "tone", i + 1, pos + 1,
                         f"'{char}' is {prosody.read(char).mark}, {pattern.name} needs "
                         f"{wanted[pos]} at line {i + 1} position {pos + 1}"))
-        if best is None or len(misses) < best[0]:
-            best = (len(misses), pattern.name, misses)
+        uses_licence = bool(borrowed and pattern.first_rhymes)
+        if best is None or (len(misses), uses_licence) < best[:2]:
+            best = (len(misses), uses_licence, pattern.name, misses)
     if best is not None:
-        result.pattern = best[1]
-        result.violations.extend(best[2])
+        result.pattern = best[2]
+        result.violations.extend(best[3])
+        if best[1]:
+            result.rhymes.insert(0, (1, last[0]))
+            result.notes.append(licence)
     return result
 
 
@@ -265,4 +306,5 @@ def format_report(result: CheckResult) -> str:
         for v in result.violations:
             where = f"line {v.line}" + (f" pos {v.position}" if v.position else "") if v.line else "poem"
             out.append(f"  [{v.rule}] {where}: {v.message}")
+    out += [f"note: {note}" for note in result.notes]
     return "\n".join(out)

@@ -35,8 +35,8 @@ class VocabMasks:
 
     han: torch.Tensor  # single Han characters
     tone: dict[str, torch.Tensor]  # 平 / 仄: characters with a reading of that tone
-    known: torch.Tensor  # characters whose tone is known
-    group: dict[str, torch.Tensor]  # rhyme group -> its characters
+    known: torch.Tensor  # characters whose tone is known (an unknown one never goes where a tone is held)
+    group: dict[str, torch.Tensor]  # rhyme group -> the characters that rhyme there by a dominant reading
     mark_id: dict[str, int]  # ， 。 、 -> token id, for those in the vocabulary
 
 
@@ -53,7 +53,7 @@ def vocab_masks(vocab: Vocab, prosody: Prosody) -> VocabMasks:
         reading = prosody.read(token)
         for t in reading.tones:
             tone[t][index] = True
-        for g in reading.groups:
+        for g in reading.rhyme_groups:  # the masks serve rhyme positions only
             if g in group:
                 group[g][index] = True
     return VocabMasks(han, tone, tone[PING] | tone[ZE], group,
@@ -198,15 +198,15 @@ class FormConstraint:
         reading = self.prosody.read(token)
         last = row.pos == form.lengths[row.line] - 1
         if self.tones != "off" and self._is_rhyme_position(row):
-            row.groups &= set(reading.groups)
+            row.groups &= set(reading.rhyme_groups)
             row.rhymes.add(token)
         elif row.patterns and row.pos in form.held_positions():
             if last and row.line == 0:
-                rhymes = bool(row.groups & set(reading.groups)) and PING in reading.tones
+                rhymes = bool(row.groups & set(reading.rhyme_groups)) and PING in reading.tones
                 row.patterns = {p for p in row.patterns
                                 if (rhymes if self.patterns[p].first_rhymes else ZE in reading.tones)}
                 if rhymes and any(self.patterns[p].first_rhymes for p in row.patterns):
-                    row.groups &= set(reading.groups)
+                    row.groups &= set(reading.rhyme_groups)
             else:
                 row.patterns = {p for p in row.patterns
                                 if self.patterns[p].lines[row.line][row.pos] in reading.tones}

@@ -2,9 +2,18 @@
 
 The table ships in the package (``pingshui.json``, built by ``scripts/build_pingshui.py``).
 A character with several readings is in several groups and may count as either tone.
-Characters the table lacks fall back to ``pypinyin``: modern tones 1 and 2 count as 平,
-3 and 4 as 仄. That fallback is approximate: modern Mandarin lost the entering tone (入声),
-so some old 仄 characters read as 平 today.
+A character the table lacks is looked up in this order:
+
+1. ``variants.json`` (``scripts/build_variants.py``): a variant or old form the poems use
+   (簷, 疎, 刦) read as the form the table holds (檐, 疏, 劫); the reading's source says so.
+2. ``pypinyin``, for the oblique tone only: a modern third or fourth tone is read 仄, since
+   the old level tone (平) became the modern first and second tones, and the entering tone
+   (入声), also 仄, went to all four; the exceptions (a few 平 characters now in tone 4)
+   are common characters, which the table holds. A modern first or second tone may hide an
+   entering tone (皙 xī was 入声), so such a character's tone is unknown: mark ``?``.
+
+Rhyme readings (``readings.py``): at a rhyme position a simplified character that merges
+traditional ones (台 = 臺 + 台) counts only in the groups of its dominant source.
 """
 
 from __future__ import annotations
@@ -14,8 +23,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .readings import MergedReadings
+
 PING, ZE = "平", "仄"
 TABLE = Path(__file__).with_name("pingshui.json")
+VARIANTS = Path(__file__).with_name("variants.json")
 
 
 @dataclass(frozen=True)
@@ -33,7 +45,8 @@ class Reading:
     char: str
     tones: frozenset[str]  # subset of {平, 仄}; empty when nothing is known
     groups: tuple[str, ...]  # rhyme groups holding the character (table only)
-    source: str  # "pingshui", "pypinyin" or "unknown"
+    source: str  # "pingshui", "variant:檐" (read as 檐), "pypinyin" (仄 only) or "unknown"
+    rhyme_groups: tuple[str, ...] = ()  # the groups it rhymes in by its dominant readings
 
     @property
     def mark(self) -> str:
@@ -44,10 +57,14 @@ class Reading:
 
 
 class Prosody:
-    """The rhyme table with a per-character index."""
+    """The rhyme table with a per-character index, the variant forms that read as table
+    characters, and the merged characters' dominant readings."""
 
-    def __init__(self, groups: list[RhymeGroup]):
+    def __init__(self, groups: list[RhymeGroup], variants: dict[str, str] | None = None,
+                 merged: MergedReadings | None = None):
         self.groups = {g.name: g for g in groups}
+        self.variants = variants or {}  # character -> the form(s) the table holds it as
+        self.merged = merged or MergedReadings({})
         self._groups_of: dict[str, list[str]] = {}
         self._readings: dict[str, Reading] = {}
         for group in groups:
@@ -55,27 +72,36 @@ class Prosody:
                 self._groups_of.setdefault(char, []).append(group.name)
 
     @classmethod
-    def load(cls, path: Path = TABLE) -> Prosody:
+    def load(cls, path: Path = TABLE, variants: Path = VARIANTS) -> Prosody:
         data = json.loads(path.read_text(encoding="utf-8"))
+        forms = json.loads(variants.read_text(encoding="utf-8"))["variants"]
         return cls([RhymeGroup(g["name"], g["tone"], g["pingze"], g["chars"])
-                    for g in data["groups"]])
+                    for g in data["groups"]], forms, MergedReadings.load())
 
     def level_groups(self) -> list[str]:
         """The 30 level-tone (平声) groups, in table order: the rhymes of regulated verse."""
         return [name for name, g in self.groups.items() if g.pingze == PING]
 
     def groups_of(self, char: str) -> tuple[str, ...]:
-        return tuple(self._groups_of.get(char, ()))
+        """The groups of every reading of ``char`` (through its variant form if need be)."""
+        return self.read(char).groups
 
     def read(self, char: str) -> Reading:
+        """The table's reading of ``char``, else its variant's, else 仄 or unknown (see the
+        module docstring)."""
         reading = self._readings.get(char)
         if reading is None:
-            groups = self.groups_of(char)
+            forms, source = char, "pingshui"
+            if char not in self._groups_of and char in self.variants:
+                forms = self.variants[char]
+                source = f"variant:{forms}"
+            groups = tuple(dict.fromkeys(g for form in forms for g in self._groups_of.get(form, ())))
             if groups:
                 tones = frozenset(self.groups[g].pingze for g in groups)
-                reading = Reading(char, tones, groups, "pingshui")
+                reading = Reading(char, tones, groups, source,
+                                  self.merged.rhyme_groups(char, groups))
             else:
-                tones = _modern_tones(char)
+                tones = _modern_oblique(forms[0])
                 reading = Reading(char, tones, (), "pypinyin" if tones else "unknown")
             self._readings[char] = reading
         return reading
@@ -84,22 +110,21 @@ class Prosody:
         """True when ``char`` has a reading of ``tone`` (平 or 仄)."""
         return tone in self.read(char).tones
 
-    def rhymes_in(self, char: str, group: str) -> bool:
-        return group in self._groups_of.get(char, ())
+    def rhymes_in(self, char: str, group: str, dominant: bool = False) -> bool:
+        """True when ``char`` has a reading in ``group``; with ``dominant``, a reading of
+        its dominant source (what a rhyme position wants)."""
+        reading = self.read(char)
+        return group in (reading.rhyme_groups if dominant else reading.groups)
 
 
-def _modern_tones(char: str) -> frozenset[str]:
+def _modern_oblique(char: str) -> frozenset[str]:
+    """{仄} when every modern reading of ``char`` is in tone 3 or 4; else nothing is known
+    (a tone 1 or 2 reading may be 平 or an old entering tone)."""
     from pypinyin import Style, pinyin
 
     readings = pinyin(char, style=Style.TONE3, heteronym=True, errors="ignore")
-    tones = set()
-    for syllable in readings[0] if readings else []:
-        digit = syllable[-1]
-        if digit in "12":
-            tones.add(PING)
-        elif digit in "34":
-            tones.add(ZE)
-    return frozenset(tones)
+    digits = {syllable[-1] for syllable in readings[0]} if readings else set()
+    return frozenset({ZE}) if digits and digits <= set("34") else frozenset()
 
 
 @lru_cache(maxsize=1)
