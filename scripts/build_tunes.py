@@ -15,7 +15,7 @@ their last characters share a part; lines that do so in most ci are joined into 
 sets (average linkage: a line joins a set when it shares a part with the set's lines in at
 least 60% of the ci). A set of two or more lines gets a letter, A, B, ... by first line;
 each of its lines gets the tone classes its end takes in the set's part (平, 仄 for 上去,
-入), those seen in at least 10% of the ci where the set keeps one part. So 菩萨蛮 is
+入), those seen in at least 3% of the ci where the set keeps one part. So 菩萨蛮 is
 ``["A仄入", "A仄入", "B平", "B平", "C仄入", "C仄入", "D平", "D平"]`` and 西江月 rhymes level
 and oblique in one part (``"A平", "A平", "A仄"``). "" marks a line left free.
 
@@ -43,7 +43,7 @@ from lstmkit.poetry.prosody import PING, ZE, default_prosody  # noqa: E402
 SEGMENT = re.compile(r"([\u4e00-\u9fff]+)([，。、])")
 MIN_CI = 2
 LINK = 0.6  # share of ci in which a line must rhyme with a set's lines to join it
-CLASS_SHARE = 0.1  # share of ci in which a tone class must appear to be allowed
+CLASS_SHARE = 0.03  # share of ci in which a tone class must appear to be allowed
 NEIGHBOUR_CI = 20  # tunes with at least this many ci count towards the neighbours
 NEIGHBOUR_SHARE = 0.005  # share of set instances a pair of parts must hold to be neighbours
 
