@@ -8,6 +8,20 @@ each line's closing mark is the one most of those ci use there; the rhyme tone i
 平/仄 class most of the 。-closed lines of those ci end in (平水韵, either reading counted
 for characters with two). Writes src/lstmkit/poetry/tunes.json with, per tune, how many
 ci follow the pattern out of how many were read.
+
+Each tune also gets per-line rhyme labels (``rhymes``), from how the ci following its
+pattern rhyme under 词林正韵 (``poetry/cilin.py``). Two lines rhyme together in a ci when
+their last characters share a part; lines that do so in most ci are joined into rhyme
+sets (average linkage: a line joins a set when it shares a part with the set's lines in at
+least 60% of the ci). A set of two or more lines gets a letter, A, B, ... by first line;
+each of its lines gets the tone classes its end takes in the set's part (平, 仄 for 上去,
+入), those seen in at least 3% of the ci where the set keeps one part. So 菩萨蛮 is
+``["A仄入", "A仄入", "B平", "B平", "C仄入", "C仄入", "D平", "D平"]`` and 西江月 rhymes level
+and oblique in one part (``"A平", "A平", "A仄"``). "" marks a line left free.
+
+``neighbours`` lists the pairs of parts Song ci rhyme across (邻部通押): pairs that, over
+the tunes with at least 20 ci, hold a whole rhyme set that no one part holds in at least
+0.5% of the set instances. ``bench/ci_rhyme.py`` measures how many real ci the labels accept.
 """
 
 from __future__ import annotations
@@ -16,16 +30,22 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
+from itertools import combinations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "lstmkit" / "poetry" / "tunes.json"
 sys.path.insert(0, str(ROOT / "src"))
 
+from lstmkit.poetry.cilin import CLASSES, Cilin, default_cilin  # noqa: E402
 from lstmkit.poetry.prosody import PING, ZE, default_prosody  # noqa: E402
 
 SEGMENT = re.compile(r"([\u4e00-\u9fff]+)([，。、])")
 MIN_CI = 2
+LINK = 0.6  # share of ci in which a line must rhyme with a set's lines to join it
+CLASS_SHARE = 0.03  # share of ci in which a tone class must appear to be allowed
+NEIGHBOUR_CI = 20  # tunes with at least this many ci count towards the neighbours
+NEIGHBOUR_SHARE = 0.005  # share of set instances a pair of parts must hold to be neighbours
 
 
 def segments(text: str) -> list[tuple[str, str]] | None:
@@ -33,8 +53,76 @@ def segments(text: str) -> list[tuple[str, str]] | None:
     return parts if parts and "".join(a + b for a, b in parts) == text else None
 
 
+def rhyme_sets(ends: list[list[str]], cilin: Cilin) -> list[list[int]]:
+    """Lines (0-based) that rhyme together, clustered by average linkage on how often
+    their ends share a 词林正韵 part; sets of two or more lines, by first line."""
+    parts = [[{part for part, _ in cilin.homes(char)} for char in row] for row in ends]
+    lines = len(ends[0])
+    share = [[sum(bool(row[i] & row[j]) for row in parts) / len(parts) for j in range(lines)]
+             for i in range(lines)]
+    clusters = [[i] for i in range(lines)]
+    while len(clusters) > 1:
+        link, x, y = max((sum(share[i][j] for i in a for j in b) / (len(a) * len(b)), x, y)
+                         for x, a in enumerate(clusters) for y, b in enumerate(clusters) if x < y)
+        if link < LINK:
+            break
+        clusters[x] = sorted(clusters[x] + clusters.pop(y))
+    return sorted(c for c in clusters if len(c) > 1)
+
+
+def line_classes(ends: list[list[str]], lines: list[int], cilin: Cilin) -> list[str]:
+    """The tone classes each of ``lines`` ends in, in the ci where the set keeps one part
+    (all three for a line no ci tells)."""
+    seen = [Counter() for _ in lines]
+    kept = 0
+    for row in ends:
+        homes = [set(cilin.homes(row[i])) for i in lines]
+        common = set.intersection(*({part for part, _ in h} for h in homes))
+        if not common:
+            continue
+        kept += 1
+        for counter, h in zip(seen, homes):
+            classes = {cls for part, cls in h if part in common}
+            if len(classes) == 1:  # a character read in two classes tells nothing
+                counter.update(classes)
+    return ["".join(c for c in CLASSES if counter[c] >= CLASS_SHARE * kept) or "平仄入"
+            for counter in seen]
+
+
+def rhyme_labels(ends: list[list[str]], cilin: Cilin) -> list[str]:
+    """Each line's label: set letter and tone classes (A仄入), or "" for a free line."""
+    labels = [""] * len(ends[0])
+    for letter, lines in zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", rhyme_sets(ends, cilin)):
+        for line, classes in zip(lines, line_classes(ends, lines, cilin)):
+            labels[line] = letter + classes
+    return labels
+
+
+def neighbours(rhymed: list[tuple[list[str], list[list[str]]]], cilin: Cilin) -> list[list[str]]:
+    """Pairs of parts that hold whole rhyme sets no single part holds (邻部通押), over
+    ``rhymed`` (labels, line ends of its ci) for the common tunes."""
+    pairs, instances = Counter(), 0
+    for labels, ends in rhymed:
+        sets = defaultdict(list)
+        for line, label in enumerate(labels):
+            if label:
+                sets[label[0]].append((line, label[1:]))
+        for members in sets.values():
+            for row in ends:
+                instances += 1
+                homes = [{part for part, cls in cilin.homes(row[i]) if cls in classes}
+                         for i, classes in members]
+                if set.intersection(*homes) or not all(homes):
+                    continue
+                union = sorted(set.union(*homes), key=list(cilin.parts).index)
+                pairs.update(pair for pair in combinations(union, 2)
+                             if all(h & set(pair) for h in homes))
+    return [list(pair) for pair, count in pairs.most_common() if count >= NEIGHBOUR_SHARE * instances]
+
+
 def build(source: Path) -> dict:
     prosody = default_prosody()
+    cilin = default_cilin()
     by_tune: dict[str, list[list[tuple[str, str]]]] = defaultdict(list)
     read = Counter()
     with source.open(encoding="utf-8") as handle:
@@ -45,7 +133,7 @@ def build(source: Path) -> dict:
             parts = segments("".join(record.get("paragraphs", [])).replace(" ", ""))
             if tune and parts:
                 by_tune[tune].append(parts)
-    tunes = []
+    tunes, rhymed = [], []
     for tune, cis in by_tune.items():
         if len(cis) < MIN_CI:
             continue
@@ -60,11 +148,16 @@ def build(source: Path) -> dict:
                 if mark == "。":
                     tones.update(prosody.read(words[-1]).tones)
         rhyme_tone = PING if tones[PING] >= tones[ZE] else ZE
+        ends = [[words[-1] for words, _ in ci] for ci in matching]
+        labels = rhyme_labels(ends, cilin)
+        if read[tune] >= NEIGHBOUR_CI:
+            rhymed.append((labels, ends))
         tunes.append({"name": tune, "lengths": list(lengths), "marks": marks,
-                      "rhyme_tone": rhyme_tone, "follow": follow, "ci": read[tune]})
+                      "rhyme_tone": rhyme_tone, "rhymes": labels, "follow": follow, "ci": read[tune]})
     tunes.sort(key=lambda t: (-t["ci"], t["name"]))
     return {"source": "Song ci (全宋词) from chinese-poetry/chinese-poetry, public domain; "
-                      "built by scripts/build_tunes.py", "tunes": tunes}
+                      "built by scripts/build_tunes.py",
+            "neighbours": neighbours(rhymed, cilin), "tunes": tunes}
 
 
 def main(argv: list[str]) -> None:

@@ -3,7 +3,8 @@
 ``check_poem`` names the form from the shape (4 or 8 lines of 5 or 7 characters), marks
 each character 平, 仄, 中 (either: it has readings of both) or ? (unknown), finds the
 平水韵 group the rhyming lines share, picks the standard tone pattern that fits best,
-and lists what breaks, by line and position. The generator's constraints are these
+and lists what breaks, by line and position. A ci rhymes by its tune's rhyme sets under
+词林正韵 instead (``ci_rhyme.judge_sets``). The generator's constraints are these
 same rules, so every generated poem passes.
 
 Notes record what passes but deserves a word (``readings.py``): a first line that borrows
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..data.corpus import HAN
 from ..errors import LstmkitError
+from .ci_rhyme import judge_sets
 from .forms import TONE_MODES, VerseForm, form_for_shape, get_form, tone_patterns, tunes
 from .parallel import Couplet
 from .parallel import default_table as parallel_table
@@ -49,7 +51,8 @@ class CheckResult:
     form: str | None  # 五绝 七绝 五律 七律, or None when the shape fits none
     lines: list[Line]
     pattern: str | None = None  # the best-fitting tone pattern, e.g. 仄起首句不入韵
-    rhyme_group: str | None = None
+    rhyme_group: str | None = None  # a ci: each set's 词林正韵 part, A第十七部 B第十二部 ...
+    rhyme_sets: list[dict] = field(default_factory=list)  # a ci: ci_rhyme.SetVerdict.to_dict()
     rhymes: list[tuple[int, str]] = field(default_factory=list)  # (1-based line, char)
     violations: list[Violation] = field(default_factory=list)
     other_tunes: list[str] = field(default_factory=list)  # more 词牌 with the same shape
@@ -66,7 +69,7 @@ class CheckResult:
     def to_dict(self) -> dict:
         return {
             "form": self.form, "ok": self.ok, "pattern": self.pattern,
-            "rhyme_group": self.rhyme_group,
+            "rhyme_group": self.rhyme_group, "rhyme_sets": self.rhyme_sets,
             "rhymes": [{"line": n, "char": c} for n, c in self.rhymes],
             "lines": [asdict(line) for line in self.lines],
             "violations": [asdict(v) for v in self.violations],
@@ -177,7 +180,8 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
     """Check ``text`` against a form: the one its shape suggests, ``form``, or a ci ``tune``.
 
     ``tones`` is strict (regulated verse: one standard pattern at the held positions),
-    loose (rhyme only) or off (shape only); ``rhyme`` demands one 平水韵 group.
+    loose (rhyme only) or off (shape only); ``rhyme`` demands one 平水韵 group (for a ci:
+    the 词林正韵 part of rhyme set A).
     """
     if tones not in TONE_MODES:
         raise LstmkitError(f"tones must be one of {', '.join(TONE_MODES)} (got '{tones}')")
@@ -202,7 +206,7 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
             expected, other_tunes = matches[0], [t.name for t in matches[1:]]
     verse = expected or shape_form
     candidates = rhyme_groups(prosody, verse.rhyme_tone if verse else PING)
-    if rhyme is not None and rhyme not in candidates:
+    if rhyme is not None and rhyme not in candidates and (verse is None or verse.regulated):
         kind = "level-tone (平)" if (not verse or verse.rhyme_tone == PING) else "oblique-tone (仄)"
         raise LstmkitError(f"'{rhyme}' is not a {kind} 平水韵 group")
     result = CheckResult(form=verse.name if verse else None, lines=lines,
@@ -221,6 +225,8 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
         seen.setdefault(line.text, number)
     if tones == "off":
         return result
+    if not verse.regulated:
+        return _ci_rhymes(result, verse, rhyme)
 
     last = [line.text[-1] for line in lines]
     always = [i for i in range(verse.lines) if verse.rhymes(i)]
@@ -286,15 +292,27 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
     return result
 
 
+def _ci_rhymes(result: CheckResult, verse: VerseForm, part: str | None) -> CheckResult:
+    """A ci's rhymes judged by its tune's rhyme sets (``ci_rhyme.py``), not 平水韵 groups."""
+    verdicts = judge_sets(verse, [line.text[-1] for line in result.lines], part)
+    result.rhyme_sets = [v.to_dict() for v in verdicts]
+    result.rhyme_group = " ".join(f"{v.letter}{v.part or '?'}" for v in verdicts) or None
+    result.rhymes = sorted((n, c) for v in verdicts for n, c in zip(v.lines, v.chars))
+    misses = sorted((n, message) for v in verdicts for n, message in v.misses)
+    result.violations.extend(Violation("rhyme", n, verse.lengths[n - 1], message) for n, message in misses)
+    return result
+
+
 def format_report(result: CheckResult) -> str:
     """A human-readable explanation of ``check_poem``'s result."""
     out = [f"form: {result.form or 'none of 五绝 七绝 五律 七律, and no 词牌 pattern'}"
            + (f" (the same shape as {' '.join(result.other_tunes[:5])})" if result.other_tunes else "")
            + (f", pattern {result.pattern}" if result.pattern else "")
            + (f", rhyme group {result.rhyme_group}" if result.rhyme_group else "")]
-    rhyming = {line for line, _ in result.rhymes}
+    rhyming = {line: "" for line, _ in result.rhymes}
+    rhyming.update({n: s["set"] for s in result.rhyme_sets for n in s["lines"]})
     for number, line in enumerate(result.lines, 1):
-        mark = "  韵" if number in rhyming else ""
+        mark = f"  韵{rhyming[number]}" if number in rhyming else ""
         out.append(f"{number:>2}  {line.text}{line.mark}\n    {line.tones}{mark}")
     for c in result.couplets:
         verdict = "parallel (对仗)" if c.parallel else "not parallel"

@@ -10,6 +10,9 @@ Further ``rules`` (``poetry.rules.Rule``: repetition, parallel couplets) add to 
 of the characters the form allows, and may ban some (-inf). A row whose mask empties (a dead
 end: no known character fits) is sent to ``<eos>`` and reported as incomplete;
 ``poetry.request.write_poems`` draws more rows within a fixed budget.
+
+A ci rhymes by its tune's rhyme sets under 词林正韵: ``ci_rhyme.CiRhymeMasks`` keeps, per row,
+the parts each set may still take (``_Row.sets``) in place of the 平水韵 groups.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..data.corpus import HAN
 from ..data.vocab import Vocab
 from ..errors import LstmkitError
 from .check import rhyme_groups
+from .ci_rhyme import CiRhymeMasks
 from .forms import TONE_MODES, TonePattern, VerseForm, tone_patterns
 from .prosody import PING, ZE, Prosody, default_prosody
 from .rules import Rule
@@ -71,6 +75,7 @@ class _Row:
     text: str = ""  # the current line's characters
     lines: list[str] = field(default_factory=list)
     rhymes: set[str] = field(default_factory=set)
+    sets: dict[str, set[str]] = field(default_factory=dict)  # a ci: set letter -> parts still possible
     consumed: int = 0  # generated tokens already folded into this state
     dead: bool = False
 
@@ -88,8 +93,11 @@ class FormConstraint:
         self.rules = tuple(rules)
         self.prosody = prosody or default_prosody()
         self.patterns: list[TonePattern] = tone_patterns(form)
+        self.ci = None if form.regulated else CiRhymeMasks(vocab, form, rhyme)
         candidates = rhyme_groups(self.prosody, form.rhyme_tone)
-        if rhyme is not None and rhyme not in candidates:
+        if self.ci is not None:
+            rhyme = None  # the part of set A, held by self.ci
+        elif rhyme is not None and rhyme not in candidates:
             raise LstmkitError(f"'{rhyme}' is not a {form.rhyme_tone}-tone 平水韵 group, as "
                                f"{form.name} rhymes (choose from {' '.join(candidates)})")
         self.candidates = [rhyme] if rhyme else candidates
@@ -109,7 +117,8 @@ class FormConstraint:
                                f"write {form.name}")
         self.han, self.tone, self.known, self.mark_id = masks.han, masks.tone, masks.known, masks.mark_id
         self.group = {g: masks.group[g] for g in self.candidates}
-        self._check_rhyme_supply()
+        if self.ci is None:
+            self._check_rhyme_supply()
         self.start = start
         self.opening = self._fresh()
         for char in start:
@@ -128,7 +137,7 @@ class FormConstraint:
     def _fresh(self) -> _Row:
         strict = self.tones == "strict"
         return _Row(patterns=set(range(len(self.patterns))) if strict else set(),
-                    groups=set(self.candidates))
+                    groups=set(self.candidates), sets=self.ci.fresh() if self.ci else {})
 
     # --- the rules --------------------------------------------------------------------
     def _is_rhyme_position(self, row: _Row) -> bool:
@@ -152,7 +161,7 @@ class FormConstraint:
             allowed[index] = keep
         last = row.pos == form.lengths[row.line] - 1
         if self.tones != "off" and self._is_rhyme_position(row):
-            allowed &= self._group_mask(row.groups)
+            allowed &= self.ci.mask(row.sets, row.line) if self.ci else self._group_mask(row.groups)
             for char in row.rhymes:
                 allowed[self.vocab.index[char]] = False
         elif row.patterns and row.pos in form.held_positions():
@@ -198,6 +207,8 @@ class FormConstraint:
         reading = self.prosody.read(token)
         last = row.pos == form.lengths[row.line] - 1
         if self.tones != "off" and self._is_rhyme_position(row):
+            if self.ci:
+                self.ci.advance(row.sets, row.line, token)
             row.groups &= set(reading.rhyme_groups)
             row.rhymes.add(token)
         elif row.patterns and row.pos in form.held_positions():
@@ -230,6 +241,8 @@ class FormConstraint:
         where += f" position {row.pos + 1}"
         if self.acrostic and row.pos == 0 and token != self.acrostic[row.line]:
             return f"{where} must be the acrostic's '{self.acrostic[row.line]}', got '{token}'"
+        if self._is_rhyme_position(row) and self.ci:
+            return f"{self.ci.explain(row.sets, row.line, token)} at {where}"
         if self._is_rhyme_position(row):
             return f"'{token}' at {where} does not rhyme in {'/'.join(sorted(row.groups))}"
         if row.pos == form.lengths[row.line] - 1 and row.text + token in row.lines:
@@ -242,7 +255,8 @@ class FormConstraint:
         if not self.rows:
             self.rows = [replace(self.opening, patterns=set(self.opening.patterns),
                                  groups=set(self.opening.groups), lines=list(self.opening.lines),
-                                 rhymes=set(self.opening.rhymes)) for _ in generated]
+                                 rhymes=set(self.opening.rhymes),
+                                 sets={k: set(v) for k, v in self.opening.sets.items()}) for _ in generated]
         masks, biases = [], []
         for row, ids in zip(self.rows, generated):
             for token_id in ids[row.consumed:]:

@@ -16,7 +16,9 @@ positions and the last one are held: 2, 4, 5 in five-character lines and 2, 4, 6
 seven-character lines.
 
 A ci tune (词牌) is a sequence of line lengths and marks derived from the Song ci corpus
-(``tunes.json``); its 。-closed lines rhyme in one 平水韵 group of the tune's tone class.
+(``tunes.json``), with a rhyme label per line: "" for a free line, else the line's rhyme
+set and the tone classes its end may take under 词林正韵, e.g. 菩萨蛮
+``A仄入 A仄入 B平 B平 C仄入 C仄入 D平 D平`` (``ci_rhyme.py`` judges and writes them).
 Ci have no standard tone patterns here, so their tones are not held.
 """
 
@@ -49,8 +51,9 @@ class VerseForm:
     alias: str  # wujue, or "ci"
     lengths: tuple[int, ...]  # characters per line
     marks: str  # the closing mark of each line: ， 。 or 、
-    rhyme_tone: str = PING  # the 平/仄 class of the rhyme groups
+    rhyme_tone: str = PING  # the 平/仄 class most rhymes take (regulated verse: all)
     regulated: bool = True
+    rhyme_labels: tuple[str, ...] = ()  # a ci's per-line rhyme labels (see the module docstring)
 
     @property
     def lines(self) -> int:
@@ -66,7 +69,10 @@ class VerseForm:
         return self.marks[line]
 
     def rhymes(self, line: int) -> bool:
-        """Whether line ``line`` (0-based) always rhymes: it closes a sentence."""
+        """Whether line ``line`` (0-based) always rhymes: a ci's labelled lines, the 。-closed
+        lines of regulated verse."""
+        if not self.regulated:
+            return bool(self.rhyme_labels[line])
         return self.marks[line] == "。"
 
     def held_positions(self) -> tuple[int, ...]:
@@ -98,7 +104,7 @@ class Tune:
     def to_dict(self) -> dict:
         return {"name": self.form.name, "lengths": list(self.form.lengths),
                 "marks": self.form.marks, "rhyme_tone": self.form.rhyme_tone,
-                "follow": self.follow, "ci": self.ci}
+                "rhymes": list(self.form.rhyme_labels), "follow": self.follow, "ci": self.ci}
 
     @property
     def shape(self) -> str:
@@ -107,12 +113,22 @@ class Tune:
 
 
 @lru_cache(maxsize=1)
+def _tunes_table() -> dict:
+    return json.loads(TUNES_TABLE.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
 def tunes() -> dict[str, Tune]:
     """The 词牌 table shipped in the package (built by ``scripts/build_tunes.py``)."""
-    data = json.loads(TUNES_TABLE.read_text(encoding="utf-8"))
     return {t["name"]: Tune(VerseForm(t["name"], "ci", tuple(t["lengths"]), t["marks"],
-                                      t["rhyme_tone"], regulated=False), t["follow"], t["ci"])
-            for t in data["tunes"]}
+                                      t["rhyme_tone"], regulated=False,
+                                      rhyme_labels=tuple(t["rhymes"])), t["follow"], t["ci"])
+            for t in _tunes_table()["tunes"]}
+
+
+def neighbour_parts() -> list[tuple[str, str]]:
+    """Pairs of 词林正韵 parts Song ci rhyme across (邻部通押), from the tune table."""
+    return [tuple(pair) for pair in _tunes_table()["neighbours"]]
 
 
 def get_form(name: str, tune: str | None = None) -> VerseForm:

@@ -1,0 +1,90 @@
+"""How many real ci the tune table's rhyme labels accept, per tune with enough ci.
+
+    python bench/ci_rhyme.py --corpus ../shared/data/songci.jsonl [--min-ci 20] [--top 30]
+
+For every tune with at least ``--min-ci`` ci in the corpus, reads the clean ci (only Han
+characters and ，。、) whose line lengths follow the tune's pattern and judges their line
+ends by the tune's rhyme sets (``poetry/ci_rhyme.py``): accepted when every set rhymes,
+with no repeated rhyme character. Prints a Markdown table: the share accepted as the
+checker judges (one 词林正韵 part per set, or a pair of neighbouring parts) and with one
+part only (as the generator writes), then the share of tunes at or above the target among
+the ``--top`` most common.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from lstmkit.poetry.ci_rhyme import RhymeSet, judge_set, rhyme_sets
+from lstmkit.poetry.cilin import Cilin, default_cilin
+from lstmkit.poetry.forms import neighbour_parts, tunes
+
+SEGMENT = re.compile(r"([\u4e00-\u9fff]+)([，。、])")
+TARGET = 0.9
+
+
+def read_ends(corpus: Path) -> dict[str, list[tuple[tuple[int, ...], list[str]]]]:
+    """Tune -> (line lengths, line ends) of each clean ci."""
+    found = defaultdict(list)
+    with corpus.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            text = "".join(record.get("paragraphs", [])).replace(" ", "")
+            parts = SEGMENT.findall(text)
+            if parts and "".join(a + b for a, b in parts) == text:
+                found[record.get("rhythmic", "").strip()].append(
+                    (tuple(len(a) for a, _ in parts), [a[-1] for a, _ in parts]))
+    return found
+
+
+def share_accepted(sets: list[RhymeSet], judged: list[list[str]], cilin: Cilin,
+                   neighbours: list[tuple[str, str]]) -> float:
+    """The share of ``judged`` (line ends per ci) in which every set rhymes."""
+    return sum(all(not judge_set(s, ends, cilin, neighbours).misses for s in sets)
+               for ends in judged) / len(judged)
+
+
+def acceptance(corpus: Path, min_ci: int) -> list[dict]:
+    """Per tune with ``min_ci`` ci or more, most common first: ci judged and shares accepted."""
+    cilin, neighbours, by_tune = default_cilin(), neighbour_parts(), read_ends(corpus)
+    rows = []
+    for name, tune in tunes().items():
+        if tune.ci < min_ci:
+            continue
+        sets = rhyme_sets(tune.form)
+        judged = [ends for lengths, ends in by_tune[name] if lengths == tune.form.lengths]
+        if not judged:
+            continue
+        rows.append({"tune": name, "ci": tune.ci, "judged": len(judged),
+                     "labels": " ".join(label or "·" for label in tune.form.rhyme_labels),
+                     "accepted": share_accepted(sets, judged, cilin, neighbours),
+                     "one_part": share_accepted(sets, judged, cilin, [])})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--min-ci", type=int, default=20)
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+    rows = acceptance(args.corpus, args.min_ci)
+    print("| tune | ci | judged | accepted | one part only | labels |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for row in rows:
+        print(f"| {row['tune']} | {row['ci']} | {row['judged']} | {row['accepted']:.1%} | "
+              f"{row['one_part']:.1%} | {row['labels']} |")
+    top = rows[:args.top]
+    met = [r["tune"] for r in top if r["accepted"] >= TARGET]
+    weighted = sum(r["accepted"] * r["judged"] for r in rows) / sum(r["judged"] for r in rows)
+    print(f"\n{len(rows)} tunes with >= {args.min_ci} ci; {len(met)} of the {len(top)} most common "
+          f"accept >= {TARGET:.0%}; all judged ci: {weighted:.1%} accepted")
+    print("below target: " + " ".join(f"{r['tune']} {r['accepted']:.0%}" for r in top if r["tune"] not in met))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""Ci rhyme by the tune's scheme: rhyme sets whose lines share one 词林正韵 part.
+
+A tune's per-line labels (``VerseForm.rhyme_labels``, derived from the Song ci by
+``scripts/build_tunes.py``) name each rhyming line's set and the tone classes its end may
+take: 菩萨蛮 is A仄入 A仄入 B平 B平 C仄入 C仄入 D平 D平, so it changes rhyme three times,
+and 西江月's set A holds level and oblique lines of one part (平仄通押). Lines without a
+label are free.
+
+A set rhymes when one part holds every line's end in that line's classes. Song ci also
+rhyme across a few pairs of neighbouring parts (邻部通押: 第六部+第十一部, ...; derived from
+the corpus into ``tunes.json``); the checker accepts those, while the generator keeps each
+set in one part, so whatever it writes passes the checker. Both live here: ``judge_sets``
+for ``check.check_poem``, ``CiRhymeMasks`` for ``constraint.FormConstraint``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import torch
+
+from ..data.vocab import Vocab
+from ..errors import LstmkitError
+from .cilin import Cilin, default_cilin
+from .forms import VerseForm, neighbour_parts
+
+
+@dataclass(frozen=True)
+class RhymeSet:
+    letter: str  # A, B, ...: lines with one letter rhyme together
+    lines: tuple[int, ...]  # 0-based
+    classes: tuple[str, ...]  # per line, the tone classes its end may take: 平, 仄入, ...
+
+    @property
+    def tone(self) -> str:
+        """The set's classes, line by line without repeats: 平, 仄入, 平/仄 (西江月)."""
+        return "/".join(dict.fromkeys(self.classes))
+
+
+def rhyme_sets(form: VerseForm) -> list[RhymeSet]:
+    """The rhyme sets of a ci ``form``, by letter; none for regulated verse."""
+    members: dict[str, list[tuple[int, str]]] = {}
+    for line, label in enumerate(form.rhyme_labels):
+        if label:
+            members.setdefault(label[0], []).append((line, label[1:]))
+    return [RhymeSet(letter, tuple(i for i, _ in m), tuple(c for _, c in m))
+            for letter, m in sorted(members.items())]
+
+
+@dataclass
+class SetVerdict:
+    """How one set of a ci rhymes: its part and the lines that break it."""
+
+    letter: str
+    tone: str
+    part: str | None  # 第七部, 第六部+第十一部 (neighbours), or None when no part fits a line
+    lines: list[int]  # 1-based
+    chars: list[str]
+    misses: list[tuple[int, str]] = field(default_factory=list)  # (1-based line, message)
+
+    def to_dict(self) -> dict:
+        return {"set": self.letter, "tone": self.tone, "part": self.part, "lines": self.lines,
+                "chars": self.chars}
+
+
+def _fits(cilin: Cilin, char: str, classes: str, parts: set[str]) -> bool:
+    return any(part in parts and cls in classes for part, cls in cilin.homes(char))
+
+
+def _describe(cilin: Cilin, char: str) -> str:
+    homes = cilin.homes(char)
+    return "/".join(f"{part} {cls}" for part, cls in homes) if homes else "not in 词林正韵"
+
+
+def judge_set(rhyme_set: RhymeSet, ends: list[str], cilin: Cilin,
+              neighbours: list[tuple[str, str]], part: str | None = None) -> SetVerdict:
+    """Judge one set over the poem's line ends (``ends``: one character per line).
+
+    The set keeps ``part`` when given, else the first part (then neighbour pair) holding
+    every end; failing that, the part holding the most ends judges the rest.
+    """
+    chars = [ends[i] for i in rhyme_set.lines]
+    verdict = SetVerdict(rhyme_set.letter, rhyme_set.tone, None, [i + 1 for i in rhyme_set.lines], chars)
+    units = [{part}] if part else [{p} for p in cilin.parts] + [set(pair) for pair in neighbours]
+    for unit in units:
+        if all(_fits(cilin, c, k, unit) for c, k in zip(chars, rhyme_set.classes)):
+            verdict.part = "+".join(p for p in cilin.parts if p in unit)
+            break
+    else:
+        fitting = {p: [_fits(cilin, c, k, {p}) for c, k in zip(chars, rhyme_set.classes)]
+                   for p in ([part] if part else cilin.parts)}
+        best = max(fitting, key=lambda p: sum(fitting[p]))  # the first of the best, in table order
+        verdict.part = best if any(fitting[best]) else None
+        anchor = next((n for n, ok in zip(verdict.lines, fitting[best]) if ok), None)
+        for n, char, ok in zip(verdict.lines, chars, fitting[best]):
+            if ok:
+                continue
+            where = (f"should rhyme with line {anchor} (set {rhyme_set.letter}, {rhyme_set.tone}, {best})"
+                     if anchor else f"should rhyme in set {rhyme_set.letter} ({rhyme_set.tone}) with lines "
+                     + ", ".join(str(m) for m in verdict.lines if m != n))
+            verdict.misses.append((n, f"line {n} {where}: '{char}' is {_describe(cilin, char)}"))
+    seen: dict[str, int] = {}
+    for n, char in zip(verdict.lines, chars):
+        if char in seen:
+            verdict.misses.append((n, f"rhyme '{char}' repeats line {seen[char]} (set {rhyme_set.letter})"))
+        seen.setdefault(char, n)
+    return verdict
+
+
+def judge_sets(form: VerseForm, ends: list[str], part: str | None = None,
+               cilin: Cilin | None = None) -> list[SetVerdict]:
+    """Every rhyme set of a ci ``form`` judged over ``ends``; ``part`` holds set A."""
+    cilin = cilin or default_cilin()
+    check_part(part, cilin)
+    return [judge_set(s, ends, cilin, neighbour_parts(), part if s.letter == "A" else None)
+            for s in rhyme_sets(form)]
+
+
+def check_part(part: str | None, cilin: Cilin) -> None:
+    if part is not None and part not in cilin.parts:
+        raise LstmkitError(f"'{part}' is not a 词林正韵 part, as ci rhyme (choose from "
+                           f"{' '.join(cilin.parts)})")
+
+
+@lru_cache(maxsize=8)
+def part_masks(vocab: Vocab, cilin: Cilin) -> dict[tuple[str, str], torch.Tensor]:
+    """(part, class) -> boolean mask (V,) of the vocabulary's characters there."""
+    masks = {(p, c): torch.zeros(len(vocab), dtype=torch.bool)
+             for p, part in cilin.parts.items() for c in part.chars}
+    for index, token in enumerate(vocab.tokens):
+        if len(token) == 1:
+            for home in cilin.homes(token):
+                masks[home][index] = True
+    return masks
+
+
+class CiRhymeMasks:
+    """The rhyme side of ``FormConstraint`` for a ci: per row, the parts each set may
+    still take (a dict letter -> set of parts, made by ``fresh``), narrowed as it writes."""
+
+    def __init__(self, vocab: Vocab, form: VerseForm, part: str | None = None,
+                 cilin: Cilin | None = None):
+        self.cilin = cilin or default_cilin()
+        check_part(part, self.cilin)
+        self.vocab, self.form = vocab, form
+        self.masks = part_masks(vocab, self.cilin)
+        self.set_of = {line: (s.letter, classes) for s in rhyme_sets(form)
+                       for line, classes in zip(s.lines, s.classes)}
+        self.start: dict[str, set[str]] = {}
+        for s in rhyme_sets(form):
+            allowed = [part] if part and s.letter == "A" else list(self.cilin.parts)
+            self.start[s.letter] = {p for p in allowed if self._supplies(p, s)}
+            if not self.start[s.letter]:
+                raise LstmkitError(f"the model knows too few characters of {part or 'any 词林正韵 part'} "
+                                   f"for {form.name}'s rhyme set {s.letter} ({s.tone}, {len(s.lines)} lines)")
+
+    def _supplies(self, part: str, rhyme_set: RhymeSet) -> bool:
+        """Whether ``part`` has enough of the vocabulary's characters for every line of the set."""
+        chars = self._mask({part}, "".join(rhyme_set.classes))
+        return all(bool(self._mask({part}, k).any()) for k in rhyme_set.classes) and \
+            int(chars.sum()) > len(rhyme_set.lines)
+
+    def _mask(self, parts: set[str], classes: str) -> torch.Tensor:
+        mask = torch.zeros(len(self.vocab), dtype=torch.bool)
+        for p in parts:
+            for c in classes:
+                if (p, c) in self.masks:
+                    mask |= self.masks[(p, c)]
+        return mask
+
+    def fresh(self) -> dict[str, set[str]]:
+        return {letter: set(parts) for letter, parts in self.start.items()}
+
+    def mask(self, state: dict[str, set[str]], line: int) -> torch.Tensor:
+        """Mask (V,) of the characters that may end ``line`` (a rhyming line)."""
+        letter, classes = self.set_of[line]
+        return self._mask(state[letter], classes)
+
+    def advance(self, state: dict[str, set[str]], line: int, char: str) -> None:
+        """Narrow the parts of ``line``'s set to those holding ``char`` in the line's classes."""
+        letter, classes = self.set_of[line]
+        state[letter] = {p for p in state[letter] if _fits(self.cilin, char, classes, {p})}
+
+    def explain(self, state: dict[str, set[str]], line: int, char: str) -> str:
+        letter, classes = self.set_of[line]
+        parts = "/".join(p for p in self.cilin.parts if p in state[letter])
+        return f"'{char}' ({_describe(self.cilin, char)}) does not rhyme in set {letter} ({classes}, {parts})"
