@@ -1,4 +1,4 @@
-"""Quality of constrained poems: form pass rates, copying, diversity, time per poem.
+"""Quality of constrained poems, plain and refined, beside real held-out poems.
 
     python bench/poetry_quality.py --corpus ../shared/data/tang.jsonl [--model DIR] [-n 200]
     python bench/poetry_quality.py --corpus ../shared/data/songci.jsonl --model songci --forms '' \
@@ -6,17 +6,24 @@
 
 For each form (and each 词牌 of ``--tunes``, as ``--form ci --tune NAME``) it writes ``n``
 poems one at a time (seeds 0..n-1, default sampling settings) with the bundled model (or
-``--model``) and reports:
+``--model``) twice, interleaved seed by seed: **plain** (``--no-refine``: the form alone,
+the most likely of 4 candidates) and **refined** (repetition and couplet rules, candidates
+ranked by ``poetry.rank`` with the backward model ``--backward``, by default the bundled
+partner of a bundled model). It reports, beside the same numbers for the real poems of the
+form in the model's held-out split:
 
 - the share passing shape, rhyme and tones under ``check_poem`` (strict for the regulated
-  forms; ci are checked loose, as they are written: tune tone patterns are not derived);
-- the share of generated lines found verbatim among the corpus's lines;
-- the share of distinct lines among all generated lines;
-- the median and 90th-percentile wall time per poem (model already loaded);
-- with ``--batched N``, poems per second when N poems are asked for at once (one batch of
-  N x 4 candidate rows).
+  forms; ci are checked loose, by their tune's rhyme sets);
+- repeated characters: the share of characters equal to an earlier one of the same poem;
+  the share of poems using one character four or more times; stutters per 100 poems
+  (doubled characters real poems do not double at that place, ``repetition.py``);
+- for 律诗, the share whose two middle couplets are both parallel (``parallel.py``);
+- the share of generated lines found verbatim among the corpus's lines, and of distinct lines;
+- "judge" scores: the mean log-probability per token under the forward model and under
+  the backward model, for the written poems and for the real held-out ones;
+- the median and 90th-percentile wall time per poem (models already loaded).
 
-Prints a Markdown table; ``--json FILE`` also saves the numbers.
+Prints Markdown tables; ``--json FILE`` also saves the numbers.
 """
 
 from __future__ import annotations
@@ -30,85 +37,154 @@ from pathlib import Path
 
 import torch
 
-from lstmkit.bundled import BUNDLED, bundled_model_dir
-from lstmkit.data.corpus import load_poems
+from lstmkit.bundled import BUNDLED, bundled_model_dir, load_backward
+from lstmkit.data.corpus import load_poems, split_of
 from lstmkit.poetry.check import check_poem, split_lines
 from lstmkit.poetry.forms import FORMS, get_form
+from lstmkit.poetry.parallel import default_table as parallel_table
+from lstmkit.poetry.rank import BackwardScorer
+from lstmkit.poetry.repetition import default_table as repetition_table
+from lstmkit.poetry.repetition import repeat_stats
 from lstmkit.poetry.request import PoemRequest, write_poems
 from lstmkit.sample import Generator, SampleConfig, writing_dtype
 from lstmkit.tasks.lm import load_model
 
 
+def lines_of(text: str) -> list[str]:
+    return [line.text for line in split_lines(text)]
+
+
+def forward_scores(generator: Generator, texts: list[str]) -> list[float]:
+    """Mean log-probability per token of each whole poem (and its end) under the forward model."""
+    vocab, model = generator.vocab, generator.model
+    scores = []
+    with torch.inference_mode():
+        for text in texts:
+            ids = torch.tensor([[vocab.bos_id, *vocab.encode(list(text)), vocab.eos_id]])
+            logits, _ = model(ids[:, :-1])
+            logp = torch.log_softmax(logits.float(), -1).gather(-1, ids[:, 1:, None])
+            scores.append(float(logp.mean()))
+    return scores
+
+
+def describe(texts: list[str], form, tones: str, corpus_lines: set[str], generator: Generator,
+             backward: BackwardScorer | None) -> dict:
+    verdicts = [check_poem(t, form=form, tones=tones) for t in texts]
+    lines = [line for t in texts for line in lines_of(t)]
+    stats = [repeat_stats(t) for t in texts]
+    table = repetition_table()
+    found = {
+        "poems": len(texts),
+        "shape": sum(not (v.broken("shape") or v.broken("punctuation")) for v in verdicts) / len(texts),
+        "rhyme": sum(not v.broken("rhyme") for v in verdicts) / len(texts),
+        "tones": sum(not v.broken("tone") for v in verdicts) / len(texts),
+        "all_rules": sum(v.ok for v in verdicts) / len(texts),
+        "repeated": sum(s.repeats for s in stats) / sum(s.chars for s in stats),
+        "four_times": sum(s.most_uses >= 4 for s in stats) / len(texts),
+        "stutters_per_100": 100 * sum(len(table.stutters(lines_of(t), form)) for t in texts) / len(texts),
+        "verbatim_lines": sum(line in corpus_lines for line in lines) / len(lines),
+        "distinct_lines": len(set(lines)) / len(lines),
+        "forward": statistics.mean(forward_scores(generator, texts)),
+        "backward": statistics.mean(backward.mean_logprobs(texts)) if backward else None,
+    }
+    if form.regulated and form.lines == 8:
+        both = [parallel_table().parallel_lines(lines_of(t)) == [True, True] for t in texts]
+        found["parallel"] = sum(both) / len(texts)
+    return found
+
+
+def held_out(poems, form, tones: str, val_fraction: float, tune: str | None) -> list[str]:
+    """The real poems of ``form`` (a tune's ci) in the model's held-out split that keep it."""
+    chosen = []
+    for poem in poems:
+        if split_of(poem.text, val_fraction) != "val" or (tune and poem.title != tune):
+            continue
+        lengths = [len(x) for x in lines_of(poem.text)]
+        if lengths == list(form.lengths) and check_poem(poem.text, form=form, tones=tones).ok:
+            chosen.append(poem.text)
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", required=True, help="training corpus, for verbatim copies")
+    parser.add_argument("--corpus", required=True, help="training corpus: copies and real poems")
     parser.add_argument("--model", default="tang",
                         help="model folder, or the name of a bundled model (tang, songci)")
+    parser.add_argument("--backward", default=None,
+                        help="backward model for the refined ranking (default: the bundled "
+                             "partner of a bundled model; none: forward only)")
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--forms", default=",".join(FORMS))
     parser.add_argument("--tunes", default="", help="词牌 to write ci to, comma-separated")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                         help="weights to write with, as lstmkit poem --precision")
-    parser.add_argument("--batched", type=int, default=0,
-                        help="also time N poems of each form written in one call")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    name_given = args.model
     if args.model in BUNDLED:
         args.model = str(bundled_model_dir(args.model))
     loaded = load_model(args.model)
     dtype = writing_dtype(args.precision, torch.device("cpu"))
     generator = Generator(loaded.model.to(dtype), loaded.vocab)
+    backward = load_backward(args.backward, name_given, precision=args.precision)
+    val_fraction = loaded.text_config.val_fraction
     poems, _ = load_poems(args.corpus)
-    corpus_lines = {line.text for poem in poems for line in split_lines(poem.text)}
+    corpus_lines = {line for poem in poems for line in lines_of(poem.text)}
     results = {}
-    jobs = [(name, FORMS[name], "strict") for name in args.forms.split(",") if name]
-    jobs += [(tune, get_form("ci", tune), "loose") for tune in args.tunes.split(",") if tune]
-    for name, form, tones in jobs:
-        request = PoemRequest(form, tones)
-        write_poems(generator, request, 1, SampleConfig(seed=10_000))  # warm-up
-        times, texts = [], []
+    jobs = [(name, FORMS[name], "strict", None) for name in args.forms.split(",") if name]
+    jobs += [(tune, get_form("ci", tune), "loose", tune) for tune in args.tunes.split(",") if tune]
+    variants = {"plain": (PoemRequest(refine=False), None), "refined": (PoemRequest(), backward)}
+    for name, form, tones, tune in jobs:
+        requests = {v: (PoemRequest(form, tones, refine=r.refine), b) for v, (r, b) in variants.items()}
+        times = {v: [] for v in variants}
+        texts = {v: [] for v in variants}
+        for variant, (request, scorer) in requests.items():  # warm-up
+            write_poems(generator, request, 1, SampleConfig(seed=10_000), scorer)
         for seed in range(args.n):
-            started = time.perf_counter()
-            texts.append(write_poems(generator, request, 1, SampleConfig(seed=seed))[0].text)
-            times.append(time.perf_counter() - started)
-        verdicts = [check_poem(t, form=form, tones=tones) for t in texts]
-        lines = [line.text for t in texts for line in split_lines(t)]
-        results[name] = {
-            "poems": len(texts),
-            "checked": tones,
-            "shape": sum(not (v.broken("shape") or v.broken("punctuation")) for v in verdicts) / len(texts),
-            "rhyme": sum(not v.broken("rhyme") for v in verdicts) / len(texts),
-            "tones": sum(not v.broken("tone") for v in verdicts) / len(texts),
-            "all_rules": sum(v.ok for v in verdicts) / len(texts),
-            "verbatim_lines": sum(line in corpus_lines for line in lines) / len(lines),
-            "distinct_lines": len(set(lines)) / len(lines),
-            "median_ms": 1000 * statistics.median(times),
-            "p90_ms": 1000 * statistics.quantiles(times, n=10)[-1],
-            "example": texts[0],
-        }
-        if args.batched:
-            started = time.perf_counter()
-            batch = write_poems(generator, request, args.batched, SampleConfig(seed=20_000))
-            seconds = time.perf_counter() - started
-            assert all(check_poem(p.text, form=form, tones=tones).ok for p in batch)
-            results[name]["batched_poems_per_s"] = len(batch) / seconds
-        print(f"{name}: done", file=sys.stderr)
-    print(f"model {args.model}, {args.n} poems per form, {dtype} weights, "
-          f"torch threads {torch.get_num_threads()}\n")
-    print("| form | shape | rhyme | tones | all rules | verbatim lines | distinct lines | median ms/poem | p90 ms |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, r in results.items():
-        tones = f"{r['tones']:.1%}" if r["checked"] == "strict" else "not held"
-        print(f"| {name} | {r['shape']:.1%} | {r['rhyme']:.1%} | {tones} | {r['all_rules']:.1%} "
-              f"| {r['verbatim_lines']:.1%} | {r['distinct_lines']:.1%} | {r['median_ms']:.0f} | {r['p90_ms']:.0f} |")
-    if args.batched:
-        print(f"\nwritten {args.batched} at once: " + ", ".join(
-            f"{name} {r['batched_poems_per_s']:.1f} poems/s" for name, r in results.items()))
+            for variant, (request, scorer) in requests.items():
+                started = time.perf_counter()
+                poem = write_poems(generator, request, 1, SampleConfig(seed=seed), scorer)[0]
+                times[variant].append(time.perf_counter() - started)
+                texts[variant].append(poem.text)
+        results[name] = {}
+        for variant in variants:
+            results[name][variant] = {
+                **describe(texts[variant], form, tones, corpus_lines, generator, backward),
+                "median_ms": 1000 * statistics.median(times[variant]),
+                "p90_ms": 1000 * statistics.quantiles(times[variant], n=10)[-1],
+                "examples": texts[variant][:3],
+            }
+        real = held_out(poems, form, tones, val_fraction, tune)
+        if real:
+            results[name]["real"] = describe(real, form, tones, corpus_lines, generator, backward)
+        print(f"{name}: done ({len(real)} real held-out poems of the form)", file=sys.stderr)
+    print(f"model {name_given}, backward {args.backward or 'default'}, {args.n} poems per form "
+          f"and variant, {dtype} weights, torch threads {torch.get_num_threads()}\n")
+    print_tables(results)
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(results, ensure_ascii=False, indent=2), "utf-8")
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def print_tables(results: dict) -> None:
+    print("| form | poems | all rules | repeated chars | one char 4+ times | stutters /100 "
+          "| both middle couplets parallel | verbatim lines | distinct lines | judge fwd | "
+          "judge bwd | median ms | p90 ms |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, rows in results.items():
+        for variant, r in rows.items():
+            timing = (f"{r['median_ms']:.0f} | {r['p90_ms']:.0f}" if "median_ms" in r else "- | -")
+            back = "-" if r["backward"] is None else f"{r['backward']:.3f}"
+            print(f"| {name} | {variant} ({r['poems']}) | {_pct(r['all_rules'])} | "
+                  f"{_pct(r['repeated'])} | {_pct(r['four_times'])} | {r['stutters_per_100']:.1f} | "
+                  f"{_pct(r.get('parallel'))} | {_pct(r['verbatim_lines'])} | "
+                  f"{_pct(r['distinct_lines'])} | {r['forward']:.3f} | {back} | {timing} |")
 
 
 if __name__ == "__main__":

@@ -55,18 +55,26 @@ def write_poems(form: str | None = None, n: int = 1, *, model=None, tune: str | 
                 acrostic: str | None = None, start: str = "", tones: str = "strict",
                 rhyme: str | None = None, candidates: int = 4, temperature: float = 0.8,
                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
-                device: str = "cpu", precision: str = "auto") -> list[dict]:
+                device: str = "cpu", precision: str = "auto", refine: bool = True,
+                backward=None) -> list[dict]:
     """``n`` poems as ``lstmkit poem --json`` prints them: text, lines, log-likelihood and,
     with a form (五绝 七绝 五律 七律, or ``tune="浣溪沙"`` for a ci), the form, tone pattern
     and rhyme group the checker found. ``model``: a bundled name, a folder or a model
-    from ``load`` (default: Tang poems; the Song ci model for a ci)."""
+    from ``load`` (default: Tang poems; the Song ci model for a ci). ``refine`` and
+    ``backward`` (a right-to-left model's name or folder, or "none") as for ``lstmkit poem``."""
+    from .bundled import load_backward
     from .poetry.request import PoemRequest, poem_generator, poem_record
     from .poetry.request import write_poems as write_requested
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates)
+    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine)
     loaded = _language_model(model, device, precision, default=request.model_name)
-    samples = write_requested(poem_generator(loaded, str(model)), request, n, config)
+    scorer = None
+    if refine and request.form is not None:
+        named = model is None or isinstance(model, (str, Path))  # a loaded model has no partner
+        scorer = load_backward(backward if backward is not None or named else "none",
+                               model, device, precision, request.model_name)
+    samples = write_requested(poem_generator(loaded, str(model)), request, n, config, scorer)
     return [poem_record(sample, request) for sample in samples]
 
 

@@ -1,7 +1,9 @@
 """The pre-trained models shipped inside the package, and loading a model by name or folder.
 
-``tang`` (Tang poems) is the default for every command; ``songci`` (Song ci) writes ci.
-A front-end passes what the user typed, a bundled name or a folder, to ``load_for_writing``.
+``tang`` (Tang poems) is the default for every command; ``songci`` (Song ci) writes ci;
+``tang-r2l`` reads Tang poems right to left and helps choose among ``tang``'s candidates.
+A front-end passes what the user typed, a bundled name or a folder, to ``load_for_writing``
+(and ``load_backward``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from pathlib import Path
 
 from .errors import LstmkitError
 
-BUNDLED = ("tang", "songci")
+BUNDLED = ("tang", "songci", "tang-r2l")
+BACKWARD = {"tang": "tang-r2l"}  # a bundled writing model -> the backward model of its corpus
 MODELS = Path(__file__).parent / "models"
 
 
@@ -44,3 +47,20 @@ def load_for_writing(model: str | Path | None = None, device: str = "cpu",
     loaded = load_model(model_folder(model, default), resolve_device(device))
     loaded.model.to(writing_dtype(precision, next(loaded.model.parameters()).device))
     return loaded
+
+
+def load_backward(backward: str | Path | None, model: str | Path | None, device: str = "cpu",
+                  precision: str = "auto", default: str = "tang"):
+    """The right-to-left model (``poetry.rank.BackwardScorer``) that ranks the candidates
+    of ``model``: ``backward`` names a folder or bundled model, ``none`` for none; None
+    takes the bundled partner of a bundled ``model`` (None for other models)."""
+    from .poetry.rank import BackwardScorer
+
+    if backward is not None and str(backward) == "none":
+        return None
+    if backward is None:
+        name = default if model is None or str(model) == "" else str(model)
+        if name not in BACKWARD or Path(name).exists():
+            return None
+        backward = BACKWARD[name]
+    return BackwardScorer(load_for_writing(backward, device, precision), str(backward))

@@ -52,19 +52,24 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 @click.option("--tones", type=click.Choice(["strict", "loose", "off"]), default="strict", show_default=True, help="strict: a standard 平仄 pattern and rhyme; loose: rhyme only; off: shape only.")
 @click.option("--rhyme", help="平水韵 level-tone group for the rhymes, e.g. 一东 (default: any).")
 @click.option("--acrostic", help="藏头诗: line i starts with character i (4 -> 七绝, 8 -> 七律 unless --form says).")
-@click.option("--candidates", type=int, default=4, show_default=True, help="Poems drawn per poem shown; the most likely are kept.")
+@click.option("--candidates", type=int, default=4, show_default=True, help="Poems drawn per poem shown; the best are kept.")
+@click.option("--refine/--no-refine", default=True, show_default=True, help="Repetition as real poems have it and parallel 律诗 couplets while writing; candidates chosen by both directions' models and that craft. --no-refine: the form alone, most likely first.")
+@click.option("--backward", help="Right-to-left model that helps choose candidates (default: tang-r2l with the bundled Tang model; none: the forward model alone).")
 def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, precision,
-         as_json, form, tune, tones, rhyme, acrostic, candidates) -> None:
+         as_json, form, tune, tones, rhyme, acrostic, candidates, refine, backward) -> None:
     """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
-    from ..bundled import load_for_writing
+    from ..bundled import load_backward, load_for_writing
     from ..poetry.request import PoemRequest, poem_generator, poem_record, write_poems
     from ..sample import poem_lines
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed)
-    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates)
+    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine)
     loaded = load_for_writing(model_dir, device, precision, default=request.model_name)
-    samples = write_poems(poem_generator(loaded, model_dir), request, count, config)
+    generator = poem_generator(loaded, model_dir)
+    scorer = (load_backward(backward, model_dir, device, precision, request.model_name)
+              if refine and request.form is not None else None)
+    samples = write_poems(generator, request, count, config, scorer)
     if as_json:
         echo_json([poem_record(s, request) for s in samples])
         return

@@ -17,6 +17,7 @@ from .check import CheckResult, check_poem
 from .constraint import FormConstraint
 from .forms import VerseForm, get_form
 from .parallel import ParallelRule
+from .rank import BackwardScorer, rank
 from .repetition import RepetitionRule
 from .rules import Rule, RulesHook
 
@@ -30,7 +31,7 @@ class PoemRequest:
     start: str = ""
     candidates: int = 4  # rows drawn per poem wanted; the best are kept
     rounds: int = 4  # batches at most before giving up
-    refine: bool = True  # repetition rules (and couplet rules for 律诗) while writing
+    refine: bool = True  # repetition and couplet rules while writing, poetry.rank choosing
 
     @classmethod
     def make(cls, form: str | None = None, tune: str | None = None, tones: str = "strict",
@@ -82,9 +83,12 @@ def poem_generator(loaded, name: str | None = None) -> Generator:
 
 
 def write_poems(generator: Generator, request: PoemRequest, n: int,
-                config: SampleConfig = SampleConfig()) -> list[Sample]:
-    """``n`` distinct poems for ``request``, most likely first. With a form, each keeps it
-    (and passes ``check_poem``); without, they are whole poems the model ended itself."""
+                config: SampleConfig = SampleConfig(),
+                backward: BackwardScorer | None = None) -> list[Sample]:
+    """``n`` distinct poems for ``request``, best first. With a form, each keeps it (and
+    passes ``check_poem``), and the candidates are ranked by ``poetry.rank`` (with the
+    ``backward`` model, when given) or, unrefined, by the forward model's probability alone;
+    without a form, they are whole poems the model ended itself."""
     rules = request.rules(generator.vocab)
     if request.form is None:
         hook = RulesHook(generator.vocab, rules, request.start) if rules else None
@@ -108,7 +112,9 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
     if len(kept) < n:
         raise LstmkitError(f"found only {len(kept)} of {n} {request.form.name} within the "
                            "search budget; relax --tones or --rhyme, or change the opening")
-    return sorted(kept.values(), key=lambda s: -s.logprob)[:n]
+    if not request.refine:
+        return sorted(kept.values(), key=lambda s: -s.logprob)[:n]
+    return [c.sample for c in rank(list(kept.values()), request.form, backward)[:n]]
 
 
 def sample_record(sample: Sample) -> dict:
