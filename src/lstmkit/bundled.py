@@ -60,7 +60,7 @@ def load_backward(backward: str | Path | None, model: str | Path | None, device:
         return None
     if backward is None:
         name = default if model is None or str(model) == "" else str(model)
-        if name not in BACKWARD or Path(name).exists():
+        if name not in BACKWARD or Path(name).exists() or not (MODELS / BACKWARD[name]).is_dir():
             return None
         backward = BACKWARD[name]
     return BackwardScorer(load_for_writing(backward, device, precision), str(backward))
