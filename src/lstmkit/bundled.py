@@ -63,4 +63,6 @@ def load_backward(backward: str | Path | None, model: str | Path | None, device:
         if name not in BACKWARD or Path(name).exists() or not (MODELS / BACKWARD[name]).is_dir():
             return None
         backward = BACKWARD[name]
+    if device == "cpu":  # scoring reads whole poems through nn.LSTM: fp32 is faster there
+        precision = "fp32"
     return BackwardScorer(load_for_writing(backward, device, precision), str(backward))
