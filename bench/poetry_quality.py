@@ -18,10 +18,13 @@ form in the model's held-out split:
   the share of poems using one character four or more times; stutters per 100 poems
   (doubled characters real poems do not double at that place, ``repetition.py``);
 - for 律诗, the share whose two middle couplets are both parallel (``parallel.py``);
-- the share of generated lines found verbatim among the corpus's lines, and of distinct lines;
+- the share of lines found verbatim among the lines of the corpus's training split (real
+  held-out poems share some with other poems too), and the share of distinct lines;
 - "judge" scores: the mean log-probability per token under the forward model and under
   the backward model, for the written poems and for the real held-out ones;
-- the median and 90th-percentile wall time per poem (models already loaded).
+- the median and 90th-percentile wall time per poem (models already loaded);
+- with ``--batched N``, poems per second when N poems are asked for at once (one batch of
+  N x 4 candidate rows), for each variant.
 
 Prints Markdown tables; ``--json FILE`` also saves the numbers.
 """
@@ -119,6 +122,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                         help="weights to write with, as lstmkit poem --precision")
+    parser.add_argument("--batched", type=int, default=0,
+                        help="also time N poems of each form written in one call")
     parser.add_argument("--json", dest="json_path")
     args = parser.parse_args()
     if args.threads:
@@ -132,7 +137,8 @@ def main() -> None:
     backward = load_backward(args.backward, name_given, precision=args.precision)
     val_fraction = loaded.text_config.val_fraction
     poems, _ = load_poems(args.corpus)
-    corpus_lines = {line for poem in poems for line in lines_of(poem.text)}
+    corpus_lines = {line for poem in poems if split_of(poem.text, val_fraction) == "train"
+                    for line in lines_of(poem.text)}  # what the model was trained on
     results = {}
     jobs = [(name, FORMS[name], "strict", None) for name in args.forms.split(",") if name]
     jobs += [(tune, get_form("ci", tune), "loose", tune) for tune in args.tunes.split(",") if tune]
@@ -157,6 +163,14 @@ def main() -> None:
                 "p90_ms": 1000 * statistics.quantiles(times[variant], n=10)[-1],
                 "examples": texts[variant][:3],
             }
+            if args.batched:
+                request, scorer = requests[variant]
+                started = time.perf_counter()
+                batch = write_poems(generator, request, args.batched, SampleConfig(seed=20_000),
+                                    scorer)
+                seconds = time.perf_counter() - started
+                assert all(request.check(p.text).ok for p in batch)
+                results[name][variant]["batched_poems_per_s"] = len(batch) / seconds
         real = held_out(poems, form, tones, val_fraction, tune)
         if real:
             results[name]["real"] = describe(real, form, tones, corpus_lines, generator, backward)
@@ -164,6 +178,10 @@ def main() -> None:
     print(f"model {name_given}, backward {args.backward or 'default'}, {args.n} poems per form "
           f"and variant, {dtype} weights, torch threads {torch.get_num_threads()}\n")
     print_tables(results)
+    if args.batched:
+        print(f"\nwritten {args.batched} at once, poems/s: " + ", ".join(
+            f"{name} {r['plain']['batched_poems_per_s']:.1f} plain, "
+            f"{r['refined']['batched_poems_per_s']:.1f} refined" for name, r in results.items()))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(results, ensure_ascii=False, indent=2), "utf-8")
 
