@@ -284,3 +284,27 @@ def test_sweep_writes_its_table_and_plots(tmp_path):
 def test_sweep_errors(tmp_path, args, message):
     result = run("sweep", "--corpus", FIXTURES / "play.txt", "--out", tmp_path / "s", *args, ok=False)
     assert result.exit_code == 1 and message in result.output
+
+
+def test_refined_and_plain_poems_and_a_backward_model(verse_model_dir, tmp_path):
+    import torch
+
+    from lstmkit.tasks.lm import load_model, save_model
+
+    forward = load_model(verse_model_dir)
+    torch.manual_seed(1)
+    for p in forward.model.parameters():
+        p.data.normal_(0, 0.3)
+    backward = tmp_path / "r2l"
+    save_model(backward, forward.model, forward.vocab, {"data": {"mode": "poems", "reverse": True}})
+    common = ("poem", "--model", verse_model_dir, "--form", "五律", "-n", 3, "--seed", 2, "--json")
+    for extra in (["--backward", backward], ["--backward", "none"], ["--no-refine"]):
+        poems = json.loads(run(*common, *extra).output)
+        assert len(poems) == 3
+        assert all(run("check", p["text"]).exit_code == 0 for p in poems)
+    plain = json.loads(run(*common, "--no-refine").output)
+    assert [p["logprob"] for p in plain] == sorted((p["logprob"] for p in plain), reverse=True)
+    wrong = run(*common, "--backward", verse_model_dir, ok=False)
+    assert wrong.exit_code != 0 and "reads poems left to right" in wrong.output
+    writer = run("poem", "--model", backward, "--form", "五律", ok=False)
+    assert "reads poems right to left" in writer.output

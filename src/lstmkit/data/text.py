@@ -55,8 +55,9 @@ class TextConfig:
         if self.level not in LEVELS:
             raise LstmkitError(f"level must be one of {', '.join(LEVELS)} (got '{self.level}')")
         if self.reverse and self.mode == "stream":
-            raise LstmkitError("reverse reads each poem right to left: it needs poem mode, "
-                               "not a stream")
+            raise LstmkitError("reverse reads each poem right to left: it needs poems, not a "
+                               "stream (plain text is read as one; --mode poems reads a poem "
+                               "per line)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,9 +105,6 @@ def prepare_text(corpus: str | Path, config: TextConfig, clean: CleanConfig = Cl
     shuffled by ``seed``."""
     config = replace(config, mode=resolve_mode(config.mode, corpus, fmt))
     if config.mode == "stream":
-        if config.reverse:
-            raise LstmkitError(f"corpus '{corpus}' is read as one long text: reverse needs "
-                               "poems (--mode poems)")
         return _prepare_stream(corpus, config, clean, fmt, vocab, seed, world)
     poems, report = load_poems(corpus, clean, fmt)
     train_poems, val_poems = split_poems(poems, config.val_fraction)
