@@ -132,7 +132,8 @@ def agreement(ours: dict[str, set[str]], theirs: dict[str, dict[str, list[str]]]
         counts["pingze"] += {pingze[g] for g in ours[char]} == {pingze[g] for g in groups}
         counts["covered"] += ours[char] <= groups
         counts["same"] += ours[char] == groups
-    return {"shared": len(shared), **{k: round(counts[k] / len(shared), 4) for k in ("overlap", "pingze", "covered", "same")}}
+    shares = {k: round(counts[k] / len(shared), 4) for k in ("overlap", "pingze", "covered", "same")}
+    return {"shared": len(shared), **shares}
 
 
 def corpus_chars(paths: list[Path]) -> set[str]:
