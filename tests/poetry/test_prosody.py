@@ -39,15 +39,15 @@ def test_characters_with_two_readings_count_as_either(prosody):
 
 
 def test_missing_characters_fall_back_to_the_oblique_tone_only(prosody):
-    assert prosody.groups_of("扫") == ()
-    reading = prosody.read("扫")  # sǎo / sào: tones 3 and 4 were 仄 in any case
+    assert prosody.groups_of("另") == ()
+    reading = prosody.read("另")  # lìng: a tone 4 was 仄 in any case
     assert reading.source == "pypinyin" and reading.tones == {ZE}
     assert prosody.read("x").source == "unknown" and prosody.read("x").mark == "?"
 
 
-@pytest.mark.parametrize("char", ["皙", "啼"])
+@pytest.mark.parametrize("char", ["蝴", "嫦"])
 def test_a_modern_level_tone_is_unknown_not_guessed(prosody, char):
-    reading = prosody.read(char)  # 皙 xī was an entering tone (仄); 啼 tí was 平
+    reading = prosody.read(char)  # hú, cháng: in neither table nor supplement
     assert reading.tones == frozenset() and reading.mark == "?" and reading.source == "unknown"
     assert not prosody.can_be(char, PING) and not prosody.can_be(char, ZE)
 
@@ -71,6 +71,30 @@ def test_a_merged_character_rhymes_only_by_its_dominant_source(prosody):
     assert (minor.trad, minor.line_ends, minor.dominant) == ("台", 149, "臺")
     assert prosody.merged.minor("台", "十灰") is None
     assert prosody.read("东").rhyme_groups == ("一东",)  # not merged: every reading counts
+
+
+def test_supplement_reads_characters_the_table_lacks(prosody):
+    ti = prosody.read("啼")  # 杜奚切, 齊 平 in the 廣韻
+    assert ti.source == "supplement" and ti.mark == PING and ti.groups == ("八齐",)
+    assert prosody.rhymes_in("啼", "八齐", dominant=True)
+    xi = prosody.read("皙")  # modern xī, but 先擊切 (錫, entering tone) in the 廣韻
+    assert xi.source == "supplement" and xi.mark == ZE and xi.groups == ("十二锡",)
+    assert prosody.read("樽").groups == ("十三元",) and prosody.read("燃").groups == ("一先",)
+    # a simplified character of traditional heads in different groups rhymes only in shared ones
+    zha = prosody.read("咤")  # 咤 六麻 二十二祃, 吒 二十二祃
+    assert zha.tones == {PING, ZE} and zha.rhyme_groups == ("二十二祃",)
+
+
+def test_supplement_maps_guangyun_rhymes_to_pingshui_groups():
+    build = _script("build_supplement")
+    table = [{"name": n, "tone": t, "pingze": "平" if t == "平" else "仄", "chars": c}
+             for n, t, c in [("八齐", "平", "齐"), ("十七洽", "入", "洽"), ("九泰", "去", "泰"),
+                             ("二十四迥", "上", "迥"), ("十六叶", "入", "叶")]]
+    rows = [{"資料名稱": "廣韻", "字頭": "", "字頭覈校前": h, "最簡描述": d}
+            for h, d in [("啼", "定開齊平"), ("業", "疑嚴入"), ("蓋", "見開泰去"), ("等", "端開登上"),
+                         ("葉", "以鹽入")]]
+    heads = build.guangyun_groups(rows, build.group_names(table))
+    assert heads == {"啼": ["八齐"], "業": ["十七洽"], "蓋": ["九泰"], "等": ["二十四迥"], "葉": ["十六叶"]}
 
 
 def _script(name: str):

@@ -6,7 +6,11 @@ A character the table lacks is looked up in this order:
 
 1. ``variants.json`` (``scripts/build_variants.py``): a variant or old form the poems use
    (簷, 疎, 刦) read as the form the table holds (檐, 疏, 劫); the reading's source says so.
-2. ``pypinyin``, for the oblique tone only: a modern third or fourth tone is read 仄, since
+2. ``supplement.json`` (``scripts/build_supplement.py``): the 平水韵 groups of characters the
+   table lacks (啼 八齐, 迹 十一陌), derived from the 廣韻; for the character itself, else
+   for its variant form (慙 -> 惭). A supplemented character that merges traditional ones
+   of different groups rhymes only in the groups all of them have.
+3. ``pypinyin``, for the oblique tone only: a modern third or fourth tone is read 仄, since
    the old level tone (平) became the modern first and second tones, and the entering tone
    (入声), also 仄, went to all four; the exceptions (a few 平 characters now in tone 4)
    are common characters, which the table holds. A modern first or second tone may hide an
@@ -28,6 +32,7 @@ from .readings import MergedReadings
 PING, ZE = "平", "仄"
 TABLE = Path(__file__).with_name("pingshui.json")
 VARIANTS = Path(__file__).with_name("variants.json")
+SUPPLEMENT = Path(__file__).with_name("supplement.json")
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,8 @@ class Reading:
     char: str
     tones: frozenset[str]  # subset of {平, 仄}; empty when nothing is known
     groups: tuple[str, ...]  # rhyme groups holding the character (table only)
-    source: str  # "pingshui", "variant:檐" (read as 檐), "pypinyin" (仄 only) or "unknown"
+    source: str  # "pingshui", "variant:檐" (read as 檐), "supplement", "supplement:惭" (its
+    # variant form's supplement), "pypinyin" (仄 only) or "unknown"
     rhyme_groups: tuple[str, ...] = ()  # the groups it rhymes in by its dominant readings
 
     @property
@@ -58,13 +64,15 @@ class Reading:
 
 class Prosody:
     """The rhyme table with a per-character index, the variant forms that read as table
-    characters, and the merged characters' dominant readings."""
+    characters, the merged characters' dominant readings, and the supplement."""
 
     def __init__(self, groups: list[RhymeGroup], variants: dict[str, str] | None = None,
-                 merged: MergedReadings | None = None):
+                 merged: MergedReadings | None = None, supplement: dict | None = None):
         self.groups = {g.name: g for g in groups}
         self.variants = variants or {}  # character -> the form(s) the table holds it as
         self.merged = merged or MergedReadings({})
+        # {"chars": char -> groups, "merged": char -> {"rhyme_groups": [...], ...}}
+        self.supplement = supplement or {"chars": {}, "merged": {}}
         self._groups_of: dict[str, list[str]] = {}
         self._readings: dict[str, Reading] = {}
         for group in groups:
@@ -72,11 +80,13 @@ class Prosody:
                 self._groups_of.setdefault(char, []).append(group.name)
 
     @classmethod
-    def load(cls, path: Path = TABLE, variants: Path = VARIANTS) -> Prosody:
+    def load(cls, path: Path = TABLE, variants: Path = VARIANTS,
+             supplement: Path = SUPPLEMENT) -> Prosody:
         data = json.loads(path.read_text(encoding="utf-8"))
         forms = json.loads(variants.read_text(encoding="utf-8"))["variants"]
+        extra = json.loads(supplement.read_text(encoding="utf-8"))
         return cls([RhymeGroup(g["name"], g["tone"], g["pingze"], g["chars"])
-                    for g in data["groups"]], forms, MergedReadings.load())
+                    for g in data["groups"]], forms, MergedReadings.load(), extra)
 
     def level_groups(self) -> list[str]:
         """The 30 level-tone (平声) groups, in table order: the rhymes of regulated verse."""
@@ -87,8 +97,8 @@ class Prosody:
         return self.read(char).groups
 
     def read(self, char: str) -> Reading:
-        """The table's reading of ``char``, else its variant's, else 仄 or unknown (see the
-        module docstring)."""
+        """The table's reading of ``char``, else its variant's, else the supplement's, else
+        仄 or unknown (see the module docstring)."""
         reading = self._readings.get(char)
         if reading is None:
             forms, source = char, "pingshui"
@@ -100,6 +110,13 @@ class Prosody:
                 tones = frozenset(self.groups[g].pingze for g in groups)
                 reading = Reading(char, tones, groups, source,
                                   self.merged.rhyme_groups(char, groups))
+            elif (form := next((f for f in (char, *forms) if f in self.supplement["chars"]),
+                               None)) is not None:
+                groups = tuple(self.supplement["chars"][form])
+                merged = self.supplement["merged"].get(form)
+                reading = Reading(char, frozenset(self.groups[g].pingze for g in groups), groups,
+                                  "supplement" if form == char else f"supplement:{form}",
+                                  tuple(merged["rhyme_groups"]) if merged else groups)
             else:
                 tones = _modern_oblique(forms[0])
                 reading = Reading(char, tones, (), "pypinyin" if tones else "unknown")
