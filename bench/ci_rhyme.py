@@ -19,9 +19,9 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from lstmkit.poetry.ci_rhyme import RhymeSet, judge_set, rhyme_sets
+from lstmkit.poetry.ci_rhyme import judge_sets
 from lstmkit.poetry.cilin import Cilin, default_cilin
-from lstmkit.poetry.forms import neighbour_parts, tunes
+from lstmkit.poetry.forms import VerseForm, neighbour_parts, tunes
 
 SEGMENT = re.compile(r"([\u4e00-\u9fff]+)([，。、])")
 TARGET = 0.9
@@ -41,10 +41,10 @@ def read_ends(corpus: Path) -> dict[str, list[tuple[tuple[int, ...], list[str]]]
     return found
 
 
-def share_accepted(sets: list[RhymeSet], judged: list[list[str]], cilin: Cilin,
+def share_accepted(form: VerseForm, judged: list[list[str]], cilin: Cilin,
                    neighbours: list[tuple[str, str]]) -> float:
     """The share of ``judged`` (line ends per ci) in which every set rhymes."""
-    return sum(all(not judge_set(s, ends, cilin, neighbours).misses for s in sets)
+    return sum(all(not v.misses for v in judge_sets(form, ends, cilin=cilin, neighbours=neighbours))
                for ends in judged) / len(judged)
 
 
@@ -55,14 +55,14 @@ def acceptance(corpus: Path, min_ci: int) -> list[dict]:
     for name, tune in tunes().items():
         if tune.ci < min_ci:
             continue
-        sets = rhyme_sets(tune.form)
         judged = [ends for lengths, ends in by_tune[name] if lengths == tune.form.lengths]
         if not judged:
             continue
         rows.append({"tune": name, "ci": tune.ci, "judged": len(judged),
-                     "labels": " ".join(label or "·" for label in tune.form.rhyme_labels),
-                     "accepted": share_accepted(sets, judged, cilin, neighbours),
-                     "one_part": share_accepted(sets, judged, cilin, [])})
+                     "labels": " | ".join(" ".join(label or "·" for label in row)
+                                          for row in (tune.form.rhyme_labels, tune.form.rhyme_alt) if row),
+                     "accepted": share_accepted(tune.form, judged, cilin, neighbours),
+                     "one_part": share_accepted(tune.form, judged, cilin, [])})
     return rows
 
 

@@ -31,6 +31,12 @@ A label may end in a mark (the format is documented in ``poetry/forms.py``):
   unlisted characters, spread over the lines); the lines below 75% are 2.5% of them, such as
   柳梢青 line 1 (64%) and 千秋岁 line 9 (59%), lines a ci may or may not rhyme.
 
+A tune whose ci split into two rhyme schemes keeps both: when the ci whose last line ends
+level (平 only) and those ending oblique or entering (no 平 reading) are each at least 20%
+of the ci and their labels rhyme on different lines, ``rhymes`` holds the larger group's
+labels and ``rhymes_alt`` the other's. Of the tunes with at least 20 ci only 柳梢青 splits
+so (108 level, 42 entering; the entering form leaves line 7 free).
+
 ``neighbours`` lists the pairs of parts Song ci rhyme across (邻部通押): pairs that, over
 the tunes with at least 20 ci, hold a whole rhyme set that no one part holds in at least
 0.5% of the set instances. ``bench/ci_rhyme.py`` measures how many real ci the labels accept.
@@ -59,6 +65,7 @@ LINK = 0.6  # share of ci in which a line must rhyme with a set's lines to join 
 CLASS_SHARE = 0.03  # share of ci in which a tone class must appear to be allowed
 REPEAT = 0.5  # share of ci that must repeat the line before's end for a 叠韵/叠句 mark
 OPTIONAL = 0.75  # share of ci below which a labelled line only may rhyme (?)
+ALT_SHARE = 0.2  # share of ci each of two rhyme schemes must hold to keep both
 NEIGHBOUR_CI = 20  # tunes with at least this many ci count towards the neighbours
 NEIGHBOUR_SHARE = 0.005  # share of set instances a pair of parts must hold to be neighbours
 
@@ -141,6 +148,20 @@ def rhyme_labels(texts: list[list[str]], cilin: Cilin) -> list[str]:
     return labels
 
 
+def label_rows(texts: list[list[str]], cilin: Cilin) -> list[list[str]]:
+    """The tune's label rows: one, or the larger then the smaller scheme when its ci split
+    by the tone of their last rhyme into two groups that rhyme on different lines."""
+    groups = defaultdict(list)
+    for row in texts:
+        classes = {cls for _, cls in cilin.homes(row[-1][-1])}
+        groups[PING if classes == {PING} else ZE if classes and PING not in classes else ""].append(row)
+    if min(len(groups[PING]), len(groups[ZE])) >= ALT_SHARE * len(texts):
+        rows = [rhyme_labels(g, cilin) for g in sorted((groups[PING], groups[ZE]), key=len, reverse=True)]
+        if [bool(x) for x in rows[0]] != [bool(x) for x in rows[1]]:
+            return rows
+    return [rhyme_labels(texts, cilin)]
+
+
 def neighbours(rhymed: list[tuple[list[str], list[list[str]]]], cilin: Cilin) -> list[list[str]]:
     """Pairs of parts that hold whole rhyme sets no single part holds (邻部通押), over
     ``rhymed`` (labels, line ends of its ci) for the common tunes."""
@@ -194,11 +215,12 @@ def build(source: Path) -> dict:
         rhyme_tone = PING if tones[PING] >= tones[ZE] else ZE
         texts = [[words for words, _ in ci] for ci in matching]
         ends = [[words[-1] for words in row] for row in texts]
-        labels = rhyme_labels(texts, cilin)
+        labels, *alt = label_rows(texts, cilin)
         if read[tune] >= NEIGHBOUR_CI:
             rhymed.append((labels, ends))
         tunes.append({"name": tune, "lengths": list(lengths), "marks": marks,
-                      "rhyme_tone": rhyme_tone, "rhymes": labels, "follow": follow, "ci": read[tune]})
+                      "rhyme_tone": rhyme_tone, "rhymes": labels, "follow": follow, "ci": read[tune],
+                      **({"rhymes_alt": alt[0]} if alt else {})})
     tunes.sort(key=lambda t: (-t["ci"], t["name"]))
     return {"source": "Song ci (全宋词) from chinese-poetry/chinese-poetry, public domain; "
                       "built by scripts/build_tunes.py",

@@ -123,14 +123,22 @@ def test_a_repeated_rhyme_elsewhere_still_fails():
     assert [v.message for v in result.violations] == ["rhyme '尘' repeats line 3 (set A)"]
 
 
-def test_a_line_that_may_rhyme_is_not_judged():
-    labels = tunes()["柳梢青"].form.rhyme_labels
-    assert labels[0] == "A平入?" and labels[2] == "A平入"
-    # 张鎡《柳梢青》 with line 1 ending off the rhyme (平 -> 静): accepted; line 3 off: refused.
+def test_a_line_that_may_rhyme_is_not_judged_and_either_scheme_of_liushaoqing_passes():
+    form = tunes()["柳梢青"].form
+    assert form.rhyme_labels[:3] == ("A平?", "", "A平") and form.rhyme_alt[:3] == ("A仄入?", "", "A仄入")
+    assert form.rhyme_labels[6] == "A平" and form.rhyme_alt[6] == ""  # the entering form leaves line 7 free
+    # 张鎡《柳梢青》 (level rhymes) with line 1 ending off the rhyme (平 -> 静): accepted;
+    # line 3 or line 7 off: refused.
     text = ("烟淡波平。蓬松岸蓼，红浅红深。满院西风，连宵良月，几处清砧。"
             "区区宦海浮沉。幸隐去、将愁素心。两鬓吴霜，一屏秦梦，谁是知音。")
     assert check_poem(text.replace("波平", "波静"), tune="柳梢青").ok
     assert not check_poem(text.replace("红深", "红静"), tune="柳梢青").ok
+    assert not check_poem(text.replace("浮沉", "浮寂"), tune="柳梢青").ok
+    # 赵彦端《柳梢青》 rhymes in entering tone (第十七部) and leaves line 7 (客) free.
+    entering = ("衰翁自谪。堪笑忘了，山林闲适。一岁花黄，一秋酒绿，一番头白。"
+                "浮生似醉如客。问底事、归来未得。但愿长年，故人相与，春朝秋夕。")
+    result = check_poem(entering, tune="柳梢青")
+    assert result.ok and result.rhyme_group == "A第十七部", format_report(result)
 
 
 def test_a_variant_form_rhymes_as_its_standard_form():

@@ -17,7 +17,7 @@ for ``check.check_poem``, ``CiRhymeMasks`` for ``constraint.FormConstraint``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import torch
@@ -127,12 +127,18 @@ def judge_set(rhyme_set: RhymeSet, ends: list[str], cilin: Cilin,
 
 
 def judge_sets(form: VerseForm, ends: list[str], part: str | None = None,
-               cilin: Cilin | None = None) -> list[SetVerdict]:
-    """Every rhyme set of a ci ``form`` judged over ``ends``; ``part`` holds set A."""
+               cilin: Cilin | None = None,
+               neighbours: list[tuple[str, str]] | None = None) -> list[SetVerdict]:
+    """Every rhyme set of a ci ``form`` judged over ``ends``; ``part`` holds set A. A tune
+    with a second scheme (``rhyme_alt``) is judged by the row with fewer misses, the first
+    on a tie. ``neighbours``: the pairs of parts accepted (default: the tune table's)."""
     cilin = cilin or default_cilin()
     check_part(part, cilin)
-    return [judge_set(s, ends, cilin, neighbour_parts(), part if s.letter == "A" else None)
-            for s in rhyme_sets(form)]
+    neighbours = neighbour_parts() if neighbours is None else neighbours
+    rows = [form] + ([replace(form, rhyme_labels=form.rhyme_alt, rhyme_alt=())] if form.rhyme_alt else [])
+    verdicts = [[judge_set(s, ends, cilin, neighbours, part if s.letter == "A" else None)
+                 for s in rhyme_sets(row)] for row in rows]
+    return min(verdicts, key=lambda row: sum(len(v.misses) for v in row))
 
 
 def check_part(part: str | None, cilin: Cilin) -> None:

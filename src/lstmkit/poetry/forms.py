@@ -29,7 +29,10 @@ A label may end in one of three marks (``parse_label`` reads them):
   ``知否，知否``, 忆秦娥 ``秦娥梦断秦楼月。秦楼月``: ``A仄入叠句``).
 
 The checker accepts a repeated rhyme character at a 叠韵 or 叠句 line (only there, and only
-the line before's), and the generator writes the repeat. Ci have no standard tone patterns
+the line before's), and the generator writes the repeat. A tune whose ci follow two rhyme
+schemes (柳梢青: level or entering rhymes, on different lines) has a second row of labels,
+``rhyme_alt``: the checker accepts either row, the generator writes the first (the more
+common). Ci have no standard tone patterns
 here, so their tones are not held.
 """
 
@@ -65,6 +68,7 @@ class VerseForm:
     rhyme_tone: str = PING  # the 平/仄 class most rhymes take (regulated verse: all)
     regulated: bool = True
     rhyme_labels: tuple[str, ...] = ()  # a ci's per-line rhyme labels (see the module docstring)
+    rhyme_alt: tuple[str, ...] = ()  # a second scheme's labels the checker also accepts, if any
 
     @property
     def lines(self) -> int:
@@ -115,7 +119,8 @@ class Tune:
     def to_dict(self) -> dict:
         return {"name": self.form.name, "lengths": list(self.form.lengths),
                 "marks": self.form.marks, "rhyme_tone": self.form.rhyme_tone,
-                "rhymes": list(self.form.rhyme_labels), "follow": self.follow, "ci": self.ci}
+                "rhymes": list(self.form.rhyme_labels), "follow": self.follow, "ci": self.ci,
+                **({"rhymes_alt": list(self.form.rhyme_alt)} if self.form.rhyme_alt else {})}
 
     @property
     def shape(self) -> str:
@@ -133,7 +138,8 @@ def tunes() -> dict[str, Tune]:
     """The 词牌 table shipped in the package (built by ``scripts/build_tunes.py``)."""
     return {t["name"]: Tune(VerseForm(t["name"], "ci", tuple(t["lengths"]), t["marks"],
                                       t["rhyme_tone"], regulated=False,
-                                      rhyme_labels=tuple(t["rhymes"])), t["follow"], t["ci"])
+                                      rhyme_labels=tuple(t["rhymes"]),
+                                      rhyme_alt=tuple(t.get("rhymes_alt", ()))), t["follow"], t["ci"])
             for t in _tunes_table()["tunes"]}
 
 
