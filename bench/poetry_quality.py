@@ -141,7 +141,7 @@ def main() -> None:
         requests = {v: (PoemRequest(form, tones, refine=r.refine), b) for v, (r, b) in variants.items()}
         times = {v: [] for v in variants}
         texts = {v: [] for v in variants}
-        for variant, (request, scorer) in requests.items():  # warm-up
+        for request, scorer in requests.values():  # warm-up
             write_poems(generator, request, 1, SampleConfig(seed=10_000), scorer)
         for seed in range(args.n):
             for variant, (request, scorer) in requests.items():

@@ -6,6 +6,7 @@ from lstmkit.poetry.forms import FORMS
 from lstmkit.poetry.rank import PARALLEL, REPEAT, BackwardScorer, Candidate, rank, repeats_over
 from lstmkit.sample import Sample
 from lstmkit.tasks.lm import load_model, train
+
 from conftest import FIXTURES, TINY_MODEL, tiny_config
 
 JINGYESI = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
@@ -41,7 +42,7 @@ def test_the_backward_score_is_the_mean_log_probability_of_the_reversed_poem(bac
 
 
 def test_a_forward_model_is_refused_as_backward(tiny_model_dir):
-    with pytest.raises(LstmkitError, match="left to right.*--reverse"):
+    with pytest.raises(LstmkitError, match=r"left to right.*--reverse"):
         BackwardScorer(load_model(tiny_model_dir), "runs/tiny")
 
 
