@@ -4,8 +4,9 @@
 
 For every tune with at least ``--min-ci`` ci in the corpus, reads the clean ci (only Han
 characters and ，。、) whose line lengths follow the tune's pattern and judges their line
-ends by the tune's rhyme sets (``poetry/ci_rhyme.py``): accepted when every set rhymes,
-with no repeated rhyme character. Prints a Markdown table: the share accepted as the
+ends by the tune's rhyme sets (``poetry/ci_rhyme.py``, ``judge_sets``): accepted when
+every set rhymes, with no rhyme character repeated but at the tune's 叠韵/叠句 lines, lines
+that may rhyme (?) unjudged, by either label row of a tune with two. Prints a Markdown table: the share accepted as the
 checker judges (one 词林正韵 part per set, or a pair of neighbouring parts) and with one
 part only (as the generator writes), then the share of tunes at or above the target among
 the ``--top`` most common.

@@ -6,7 +6,8 @@ take: 菩萨蛮 is A仄入 A仄入 B平 B平 C仄入 C仄入 D平 D平, so it ch
 and 西江月's set A holds level and oblique lines of one part (平仄通押). Lines without a
 label are free. A line marked ``?`` may rhyme (not judged; the generator still rhymes it);
 one marked 叠韵 or 叠句 repeats the line before's rhyme (the checker accepts that repeat, and
-only there; the generator writes it: ``forced``). ``forms.py`` documents the labels.
+only there; the generator writes it: ``forced``). A tune with a second row of labels
+(柳梢青) is judged by either row and written by the first. ``forms.py`` documents the labels.
 
 A set rhymes when one part holds every line's end in that line's classes. Song ci also
 rhyme across a few pairs of neighbouring parts (邻部通押: 第六部+第十一部, ...; derived from
