@@ -4,8 +4,9 @@
 
 For every tune with at least ``--min-ci`` ci in the corpus, reads the clean ci (only Han
 characters and ，。、) whose line lengths follow the tune's pattern and judges their line
-ends by the tune's rhyme sets (``poetry/ci_rhyme.py``): accepted when every set rhymes,
-with no repeated rhyme character. Prints a Markdown table: the share accepted as the
+ends by the tune's rhyme sets (``poetry/ci_rhyme.py``, ``judge_sets``): accepted when
+every set rhymes, with no rhyme character repeated but at the tune's 叠韵/叠句 lines, lines
+that may rhyme (?) unjudged, by either label row of a tune with two. Prints a Markdown table: the share accepted as the
 checker judges (one 词林正韵 part per set, or a pair of neighbouring parts) and with one
 part only (as the generator writes), then the share of tunes at or above the target among
 the ``--top`` most common.
@@ -19,9 +20,9 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from lstmkit.poetry.ci_rhyme import RhymeSet, judge_set, rhyme_sets
+from lstmkit.poetry.ci_rhyme import judge_sets
 from lstmkit.poetry.cilin import Cilin, default_cilin
-from lstmkit.poetry.forms import neighbour_parts, tunes
+from lstmkit.poetry.forms import VerseForm, neighbour_parts, tunes
 
 SEGMENT = re.compile(r"([\u4e00-\u9fff]+)([，。、])")
 TARGET = 0.9
@@ -41,10 +42,10 @@ def read_ends(corpus: Path) -> dict[str, list[tuple[tuple[int, ...], list[str]]]
     return found
 
 
-def share_accepted(sets: list[RhymeSet], judged: list[list[str]], cilin: Cilin,
+def share_accepted(form: VerseForm, judged: list[list[str]], cilin: Cilin,
                    neighbours: list[tuple[str, str]]) -> float:
     """The share of ``judged`` (line ends per ci) in which every set rhymes."""
-    return sum(all(not judge_set(s, ends, cilin, neighbours).misses for s in sets)
+    return sum(all(not v.misses for v in judge_sets(form, ends, cilin=cilin, neighbours=neighbours))
                for ends in judged) / len(judged)
 
 
@@ -55,14 +56,14 @@ def acceptance(corpus: Path, min_ci: int) -> list[dict]:
     for name, tune in tunes().items():
         if tune.ci < min_ci:
             continue
-        sets = rhyme_sets(tune.form)
         judged = [ends for lengths, ends in by_tune[name] if lengths == tune.form.lengths]
         if not judged:
             continue
         rows.append({"tune": name, "ci": tune.ci, "judged": len(judged),
-                     "labels": " ".join(label or "·" for label in tune.form.rhyme_labels),
-                     "accepted": share_accepted(sets, judged, cilin, neighbours),
-                     "one_part": share_accepted(sets, judged, cilin, [])})
+                     "labels": " | ".join(" ".join(label or "·" for label in row)
+                                          for row in (tune.form.rhyme_labels, tune.form.rhyme_alt) if row),
+                     "accepted": share_accepted(tune.form, judged, cilin, neighbours),
+                     "one_part": share_accepted(tune.form, judged, cilin, [])})
     return rows
 
 

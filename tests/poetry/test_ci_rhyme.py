@@ -98,3 +98,67 @@ def test_rhyme_part_and_openings(generator):
         FormConstraint(generator.vocab, form, start=PUSAMAN[:26] + "泣。")
     with pytest.raises(LstmkitError, match="not a 词林正韵 part"):
         FormConstraint(generator.vocab, form, rhyme="一东")
+
+
+# 李清照《如梦令》: its 叠句 争渡。争渡 repeats a whole line and its rhyme 渡.
+RUMENGLING = "常记溪亭日暮。沉醉不知归路。兴尽晚回舟，误入藕花深处。争渡。争渡。惊起一滩鸥鹭。"
+# 白居易《长相思》: 叠韵 流 流 and 悠 悠.
+CHANGXIANGSI = "汴水流。泗水流。流到瓜洲古渡头。吴山点点愁。思悠悠。恨悠悠。恨到归时方始休。月明人倚楼。"
+
+
+def test_repeats_by_design_pass_where_the_tune_has_them():
+    assert tunes()["如梦令"].form.rhyme_labels[5] == "A仄入叠句"
+    assert tunes()["长相思"].form.rhyme_labels[1] == "A平叠韵"
+    for text, tune in ((RUMENGLING, "如梦令"), (CHANGXIANGSI, "长相思")):
+        result = check_poem(text, tune=tune)
+        assert result.ok, format_report(result)
+
+
+def test_a_repeated_rhyme_elsewhere_still_fails():
+    result = check_poem(RUMENGLING.replace("鸥鹭", "鸥渡"), tune="如梦令")
+    assert [v.message for v in result.violations] == ["rhyme '渡' repeats line 5 (set A)"]
+    result = check_poem(CHANGXIANGSI.replace("点点愁", "点点流"), tune="长相思")
+    assert [v.message for v in result.violations] == ["rhyme '流' repeats line 1 (set A)"]
+    result = check_poem(HUANXISHA.replace("奈何春", "奈何尘"), tune="浣溪沙")  # 浣溪沙 has no repeat
+    assert [v.message for v in result.violations] == ["rhyme '尘' repeats line 3 (set A)"]
+
+
+def test_a_line_that_may_rhyme_is_not_judged_and_either_scheme_of_liushaoqing_passes():
+    form = tunes()["柳梢青"].form
+    assert form.rhyme_labels[:3] == ("A平?", "", "A平") and form.rhyme_alt[:3] == ("A仄入?", "", "A仄入")
+    assert form.rhyme_labels[6] == "A平" and form.rhyme_alt[6] == ""  # the entering form leaves line 7 free
+    # 张鎡《柳梢青》 (level rhymes) with line 1 ending off the rhyme (平 -> 静): accepted;
+    # line 3 or line 7 off: refused.
+    text = ("烟淡波平。蓬松岸蓼，红浅红深。满院西风，连宵良月，几处清砧。"
+            "区区宦海浮沉。幸隐去、将愁素心。两鬓吴霜，一屏秦梦，谁是知音。")
+    assert check_poem(text.replace("波平", "波静"), tune="柳梢青").ok
+    assert not check_poem(text.replace("红深", "红静"), tune="柳梢青").ok
+    assert not check_poem(text.replace("浮沉", "浮寂"), tune="柳梢青").ok
+    # 赵彦端《柳梢青》 rhymes in entering tone (第十七部) and leaves line 7 (客) free.
+    entering = ("衰翁自谪。堪笑忘了，山林闲适。一岁花黄，一秋酒绿，一番头白。"
+                "浮生似醉如客。问底事、归来未得。但愿长年，故人相与，春朝秋夕。")
+    result = check_poem(entering, tune="柳梢青")
+    assert result.ok and result.rhyme_group == "A第十七部", format_report(result)
+
+
+def test_a_variant_form_rhymes_as_its_standard_form():
+    cilin = default_cilin()
+    assert cilin.homes("沉") == cilin.homes("沈") == (("第十三部", "平"), ("第十三部", "仄"))
+    assert cilin.homes("簷") == cilin.homes("檐") != ()
+    # 李石《朝中措》 rhymes 沉 (the table holds 沈) with 吟 金 寻 深.
+    text = ("绿杨庭院觉深沉。曾听一莺吟。今夜却成容易，双莲步步摇金。"
+            "歌声暂驻，颦眉又去，无计重寻。应恨玉郎殢酒，教人守到更深。")
+    result = check_poem(text, tune="朝中措")
+    assert result.ok and result.rhyme_group == "A第十三部", format_report(result)
+
+
+def test_a_generated_rumengling_writes_its_repeat_and_passes(generator):
+    poems = write_poems(generator, PoemRequest.make(tune="如梦令"), 3, SampleConfig(seed=3))
+    assert poems
+    for poem in poems:
+        result = check_poem(poem.text, tune="如梦令")
+        assert result.ok, format_report(result)
+        assert result.lines[4].text == result.lines[5].text
+    form = get_form("ci", "如梦令")
+    with pytest.raises(LstmkitError, match="line 6 position 1 must repeat '争' of line 5"):
+        FormConstraint(generator.vocab, form, start=RUMENGLING[:30].replace("沉", "沈") + "和")

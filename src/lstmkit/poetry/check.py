@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..data.corpus import HAN
 from ..errors import LstmkitError
-from .ci_rhyme import judge_sets
+from .ci_rhyme import judge_sets, repeated_lines
 from .forms import TONE_MODES, VerseForm, form_for_shape, get_form, tone_patterns, tunes
 from .parallel import Couplet
 from .parallel import default_table as parallel_table
@@ -218,8 +218,9 @@ def check_poem(text: str, tones: str = "strict", form: str | VerseForm | None = 
         result.couplets = parallel_table().couplets([line.text for line in lines])
 
     seen: dict[str, int] = {}
+    by_design = {} if verse.regulated else repeated_lines(verse)  # a ci's 叠句 (如梦令 争渡，争渡)
     for number, line in enumerate(lines, 1):
-        if line.text in seen:
+        if line.text in seen and not (by_design.get(number - 1) and seen[line.text] == number - 1):
             result.violations.append(Violation("repeat", number, None,
                                                f"line {number} repeats line {seen[line.text]}"))
         seen.setdefault(line.text, number)

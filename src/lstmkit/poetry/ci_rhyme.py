@@ -4,7 +4,10 @@ A tune's per-line labels (``VerseForm.rhyme_labels``, derived from the Song ci b
 ``scripts/build_tunes.py``) name each rhyming line's set and the tone classes its end may
 take: 菩萨蛮 is A仄入 A仄入 B平 B平 C仄入 C仄入 D平 D平, so it changes rhyme three times,
 and 西江月's set A holds level and oblique lines of one part (平仄通押). Lines without a
-label are free.
+label are free. A line marked ``?`` may rhyme (not judged; the generator still rhymes it);
+one marked 叠韵 or 叠句 repeats the line before's rhyme (the checker accepts that repeat, and
+only there; the generator writes it: ``forced``). A tune with a second row of labels
+(柳梢青) is judged by either row and written by the first. ``forms.py`` documents the labels.
 
 A set rhymes when one part holds every line's end in that line's classes. Song ci also
 rhyme across a few pairs of neighbouring parts (邻部通押: 第六部+第十一部, ...; derived from
@@ -15,7 +18,7 @@ for ``check.check_poem``, ``CiRhymeMasks`` for ``constraint.FormConstraint``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import torch
@@ -23,7 +26,7 @@ import torch
 from ..data.vocab import Vocab
 from ..errors import LstmkitError
 from .cilin import Cilin, default_cilin
-from .forms import VerseForm, neighbour_parts
+from .forms import RhymeLabel, VerseForm, neighbour_parts, parse_label
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class RhymeSet:
     letter: str  # A, B, ...: lines with one letter rhyme together
     lines: tuple[int, ...]  # 0-based
     classes: tuple[str, ...]  # per line, the tone classes its end may take: 平, 仄入, ...
+    optional: tuple[bool, ...] = ()  # per line: may rhyme (not judged)
+    repeats: tuple[str, ...] = ()  # per line: "", 叠韵 or 叠句 (repeats the line before's end)
 
     @property
     def tone(self) -> str:
@@ -40,12 +45,19 @@ class RhymeSet:
 
 def rhyme_sets(form: VerseForm) -> list[RhymeSet]:
     """The rhyme sets of a ci ``form``, by letter; none for regulated verse."""
-    members: dict[str, list[tuple[int, str]]] = {}
-    for line, label in enumerate(form.rhyme_labels):
+    members: dict[str, list[tuple[int, RhymeLabel]]] = {}
+    for line, text in enumerate(form.rhyme_labels):
+        label = parse_label(text)
         if label:
-            members.setdefault(label[0], []).append((line, label[1:]))
-    return [RhymeSet(letter, tuple(i for i, _ in m), tuple(c for _, c in m))
+            members.setdefault(label.letter, []).append((line, label))
+    return [RhymeSet(letter, tuple(i for i, _ in m), tuple(lab.classes for _, lab in m),
+                     tuple(lab.optional for _, lab in m), tuple(lab.repeat for _, lab in m))
             for letter, m in sorted(members.items())]
+
+
+def repeated_lines(form: VerseForm) -> dict[int, str]:
+    """0-based line -> 叠韵 or 叠句, for the lines of ``form`` that repeat the line before's end."""
+    return {line: kind for s in rhyme_sets(form) for line, kind in zip(s.lines, s.repeats) if kind}
 
 
 @dataclass
@@ -77,18 +89,25 @@ def judge_set(rhyme_set: RhymeSet, ends: list[str], cilin: Cilin,
               neighbours: list[tuple[str, str]], part: str | None = None) -> SetVerdict:
     """Judge one set over the poem's line ends (``ends``: one character per line).
 
-    The set keeps ``part`` when given, else the first part (then neighbour pair) holding
-    every end; failing that, the part holding the most ends judges the rest.
+    Lines that may rhyme (``?``) are left out. The set keeps ``part`` when given, else the
+    first part (then neighbour pair) holding every end; failing that, the part holding the
+    most ends judges the rest. A rhyme character may repeat only at a 叠韵/叠句 line, and
+    only the line before's.
     """
-    chars = [ends[i] for i in rhyme_set.lines]
-    verdict = SetVerdict(rhyme_set.letter, rhyme_set.tone, None, [i + 1 for i in rhyme_set.lines], chars)
+    judged = [k for k, optional in enumerate(rhyme_set.optional or [False] * len(rhyme_set.lines))
+              if not optional]
+    lines = [rhyme_set.lines[k] for k in judged]
+    classes = [rhyme_set.classes[k] for k in judged]
+    repeats = [rhyme_set.repeats[k] if rhyme_set.repeats else "" for k in judged]
+    chars = [ends[i] for i in lines]
+    verdict = SetVerdict(rhyme_set.letter, rhyme_set.tone, None, [i + 1 for i in lines], chars)
     units = [{part}] if part else [{p} for p in cilin.parts] + [set(pair) for pair in neighbours]
     for unit in units:
-        if all(_fits(cilin, c, k, unit) for c, k in zip(chars, rhyme_set.classes)):
+        if all(_fits(cilin, c, k, unit) for c, k in zip(chars, classes)):
             verdict.part = "+".join(p for p in cilin.parts if p in unit)
             break
     else:
-        fitting = {p: [_fits(cilin, c, k, {p}) for c, k in zip(chars, rhyme_set.classes)]
+        fitting = {p: [_fits(cilin, c, k, {p}) for c, k in zip(chars, classes)]
                    for p in ([part] if part else cilin.parts)}
         best = max(fitting, key=lambda p: sum(fitting[p]))  # the first of the best, in table order
         verdict.part = best if any(fitting[best]) else None
@@ -101,20 +120,26 @@ def judge_set(rhyme_set: RhymeSet, ends: list[str], cilin: Cilin,
                      + ", ".join(str(m) for m in verdict.lines if m != n))
             verdict.misses.append((n, f"line {n} {where}: '{char}' is {_describe(cilin, char)}"))
     seen: dict[str, int] = {}
-    for n, char in zip(verdict.lines, chars):
-        if char in seen:
+    for n, char, repeat in zip(verdict.lines, chars, repeats):
+        if char in seen and not (repeat and ends[n - 2] == char):
             verdict.misses.append((n, f"rhyme '{char}' repeats line {seen[char]} (set {rhyme_set.letter})"))
         seen.setdefault(char, n)
     return verdict
 
 
 def judge_sets(form: VerseForm, ends: list[str], part: str | None = None,
-               cilin: Cilin | None = None) -> list[SetVerdict]:
-    """Every rhyme set of a ci ``form`` judged over ``ends``; ``part`` holds set A."""
+               cilin: Cilin | None = None,
+               neighbours: list[tuple[str, str]] | None = None) -> list[SetVerdict]:
+    """Every rhyme set of a ci ``form`` judged over ``ends``; ``part`` holds set A. A tune
+    with a second scheme (``rhyme_alt``) is judged by the row with fewer misses, the first
+    on a tie. ``neighbours``: the pairs of parts accepted (default: the tune table's)."""
     cilin = cilin or default_cilin()
     check_part(part, cilin)
-    return [judge_set(s, ends, cilin, neighbour_parts(), part if s.letter == "A" else None)
-            for s in rhyme_sets(form)]
+    neighbours = neighbour_parts() if neighbours is None else neighbours
+    rows = [form] + ([replace(form, rhyme_labels=form.rhyme_alt, rhyme_alt=())] if form.rhyme_alt else [])
+    verdicts = [[judge_set(s, ends, cilin, neighbours, part if s.letter == "A" else None)
+                 for s in rhyme_sets(row)] for row in rows]
+    return min(verdicts, key=lambda row: sum(len(v.misses) for v in row))
 
 
 def check_part(part: str | None, cilin: Cilin) -> None:
@@ -145,6 +170,7 @@ class CiRhymeMasks:
         check_part(part, self.cilin)
         self.vocab, self.form = vocab, form
         self.masks = part_masks(vocab, self.cilin)
+        self.repeats = {line: kind for line, kind in repeated_lines(form).items() if line > 0}
         self.set_of = {line: (s.letter, classes) for s in rhyme_sets(form)
                        for line, classes in zip(s.lines, s.classes)}
         self.start: dict[str, set[str]] = {}
@@ -168,6 +194,18 @@ class CiRhymeMasks:
                 if (p, c) in self.masks:
                     mask |= self.masks[(p, c)]
         return mask
+
+    def forced(self, lines: list[str], line: int, pos: int) -> str | None:
+        """The character ``line`` must write at ``pos`` when the tune repeats the line
+        before's end there (叠句: the whole line; 叠韵: its last character), else None;
+        ``lines``: the lines written so far."""
+        kind = self.repeats.get(line)
+        if not kind:
+            return None
+        before, length = lines[line - 1], self.form.lengths[line]
+        if kind == "叠句" and length <= len(before):
+            return before[len(before) - length + pos]
+        return before[-1] if pos == length - 1 else None
 
     def fresh(self) -> dict[str, set[str]]:
         return {letter: set(parts) for letter, parts in self.start.items()}

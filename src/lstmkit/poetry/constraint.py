@@ -12,7 +12,8 @@ end: no known character fits) is sent to ``<eos>`` and reported as incomplete;
 ``poetry.request.write_poems`` draws more rows within a fixed budget.
 
 A ci rhymes by its tune's rhyme sets under 词林正韵: ``ci_rhyme.CiRhymeMasks`` keeps, per row,
-the parts each set may still take (``_Row.sets``) in place of the 平水韵 groups.
+the parts each set may still take (``_Row.sets``) in place of the 平水韵 groups, and where
+the tune repeats the line before's end (叠韵, 叠句) forces the repeated characters.
 """
 
 from __future__ import annotations
@@ -153,6 +154,11 @@ class FormConstraint:
         if row.pos == form.lengths[row.line]:
             allowed[self.mark_id[form.punctuation(row.line)]] = True
             return allowed
+        forced = self._forced(row)
+        if forced is not None:  # 叠韵/叠句: the repeat, even of a used rhyme or a whole line
+            if forced in self.vocab:
+                allowed[self.vocab.index[forced]] = True
+            return allowed
         allowed |= self.han
         if self.acrostic and row.pos == 0:  # only the acrostic's character, if it fits
             index = self.vocab.index[self.acrostic[row.line]]
@@ -175,6 +181,10 @@ class FormConstraint:
                 if earlier[:-1] == row.text and earlier[-1] in self.vocab:
                     allowed[self.vocab.index[earlier[-1]]] = False
         return allowed
+
+    def _forced(self, row: _Row) -> str | None:
+        """The character a ci's 叠韵/叠句 line must write next, or None."""
+        return self.ci.forced(row.lines, row.line, row.pos) if self.ci else None
 
     def _group_mask(self, groups: set[str]) -> torch.Tensor:
         mask = torch.zeros(len(self.vocab), dtype=torch.bool)
@@ -239,6 +249,9 @@ class FormConstraint:
         if token not in self.vocab:
             return f"'{token}' is not in the model's vocabulary"
         where += f" position {row.pos + 1}"
+        forced = self._forced(row)
+        if forced is not None and token != forced:
+            return f"{where} must repeat '{forced}' of line {row.line} (叠韵/叠句 of {form.name}), got '{token}'"
         if self.acrostic and row.pos == 0 and token != self.acrostic[row.line]:
             return f"{where} must be the acrostic's '{self.acrostic[row.line]}', got '{token}'"
         if self._is_rhyme_position(row) and self.ci:
@@ -280,10 +293,11 @@ class FormConstraint:
 
     def _bias(self, row: _Row) -> torch.Tensor | None:
         """The rules' logits (V,) for ``row``'s next character, or None (no rule speaks, or
-        the next token is a mark, an acrostic's character or ``<eos>``)."""
+        the next token is a mark, an acrostic's or a repeat's character or ``<eos>``)."""
         form = self.form
         if (not self.rules or row.dead or row.line == form.lines
-                or row.pos == form.lengths[row.line] or (self.acrostic and row.pos == 0)):
+                or row.pos == form.lengths[row.line] or (self.acrostic and row.pos == 0)
+                or self._forced(row) is not None):
             return None
         total = None
         for rule in self.rules:

@@ -19,7 +19,21 @@ A ci tune (词牌) is a sequence of line lengths and marks derived from the Song
 (``tunes.json``), with a rhyme label per line: "" for a free line, else the line's rhyme
 set and the tone classes its end may take under 词林正韵, e.g. 菩萨蛮
 ``A仄入 A仄入 B平 B平 C仄入 C仄入 D平 D平`` (``ci_rhyme.py`` judges and writes them).
-Ci have no standard tone patterns here, so their tones are not held.
+A label may end in one of three marks (``parse_label`` reads them):
+
+- ``?``: the line may rhyme: it rhymes in only part of the real ci, so the checker does not
+  judge it, while the generator still rhymes it (柳梢青 line 1 ``A平入?``).
+- ``叠韵``: the line ends on the rhyme character of the line before, as most real ci do
+  (长相思 ``汴水流，泗水流``: ``A平 A平叠韵``).
+- ``叠句``: the line repeats the end of the line before, character for character (如梦令
+  ``知否，知否``, 忆秦娥 ``秦娥梦断秦楼月。秦楼月``: ``A仄入叠句``).
+
+The checker accepts a repeated rhyme character at a 叠韵 or 叠句 line (only there, and only
+the line before's), and the generator writes the repeat. A tune whose ci follow two rhyme
+schemes (柳梢青: level or entering rhymes, on different lines) has a second row of labels,
+``rhyme_alt``: the checker accepts either row, the generator writes the first (the more
+common). Ci have no standard tone patterns
+here, so their tones are not held.
 """
 
 from __future__ import annotations
@@ -54,6 +68,7 @@ class VerseForm:
     rhyme_tone: str = PING  # the 平/仄 class most rhymes take (regulated verse: all)
     regulated: bool = True
     rhyme_labels: tuple[str, ...] = ()  # a ci's per-line rhyme labels (see the module docstring)
+    rhyme_alt: tuple[str, ...] = ()  # a second scheme's labels the checker also accepts, if any
 
     @property
     def lines(self) -> int:
@@ -104,7 +119,8 @@ class Tune:
     def to_dict(self) -> dict:
         return {"name": self.form.name, "lengths": list(self.form.lengths),
                 "marks": self.form.marks, "rhyme_tone": self.form.rhyme_tone,
-                "rhymes": list(self.form.rhyme_labels), "follow": self.follow, "ci": self.ci}
+                "rhymes": list(self.form.rhyme_labels), "follow": self.follow, "ci": self.ci,
+                **({"rhymes_alt": list(self.form.rhyme_alt)} if self.form.rhyme_alt else {})}
 
     @property
     def shape(self) -> str:
@@ -122,8 +138,32 @@ def tunes() -> dict[str, Tune]:
     """The 词牌 table shipped in the package (built by ``scripts/build_tunes.py``)."""
     return {t["name"]: Tune(VerseForm(t["name"], "ci", tuple(t["lengths"]), t["marks"],
                                       t["rhyme_tone"], regulated=False,
-                                      rhyme_labels=tuple(t["rhymes"])), t["follow"], t["ci"])
+                                      rhyme_labels=tuple(t["rhymes"]),
+                                      rhyme_alt=tuple(t.get("rhymes_alt", ()))), t["follow"], t["ci"])
             for t in _tunes_table()["tunes"]}
+
+
+REPEATS = ("叠韵", "叠句")
+
+
+@dataclass(frozen=True)
+class RhymeLabel:
+    """One ci line's rhyme label, read (see the module docstring)."""
+
+    letter: str  # A, B, ...: lines with one letter rhyme together
+    classes: str  # the tone classes the line's end may take: 平, 仄入, ...
+    optional: bool = False  # ?: rhymes in only part of the real ci; not judged
+    repeat: str = ""  # 叠韵 or 叠句: the line repeats the line before's end
+
+
+def parse_label(label: str) -> RhymeLabel | None:
+    """``label`` read: "A仄入叠句" -> RhymeLabel("A", "仄入", False, "叠句"); None for ""."""
+    if not label:
+        return None
+    repeat = next((r for r in REPEATS if label.endswith(r)), "")
+    body = label[:len(label) - len(repeat)]
+    optional = body.endswith("?")
+    return RhymeLabel(label[0], body[1:len(body) - optional], optional, repeat)
 
 
 def neighbour_parts() -> list[tuple[str, str]]:
