@@ -162,3 +162,11 @@ def test_a_generated_rumengling_writes_its_repeat_and_passes(generator):
     form = get_form("ci", "如梦令")
     with pytest.raises(LstmkitError, match="line 6 position 1 must repeat '争' of line 5"):
         FormConstraint(generator.vocab, form, start=RUMENGLING[:30].replace("沉", "沈") + "和")
+
+
+def test_a_set_across_neighbouring_parts_is_accepted_with_a_note():
+    # 晏殊: 杯 回 徊 are 第三部, 台 来 第五部 in 词林正韵; Song ci rhyme them together
+    text = "一曲新词酒一杯。去年天气旧亭台。夕阳西下几时回。无可奈何花落去，似曾相识燕归来。小园香径独徘徊。"
+    result = check_poem(text, tune="浣溪沙", tones="loose")
+    assert result.ok
+    assert any(n.startswith("邻部通押: set A") and "第三部+第五部" in n for n in result.notes)

@@ -299,6 +299,10 @@ def _ci_rhymes(result: CheckResult, verse: VerseForm, part: str | None) -> Check
     result.rhyme_sets = [v.to_dict() for v in verdicts]
     result.rhyme_group = " ".join(f"{v.letter}{v.part or '?'}" for v in verdicts) or None
     result.rhymes = sorted((n, c) for v in verdicts for n, c in zip(v.lines, v.chars))
+    for v in verdicts:
+        if v.part and "+" in v.part:  # Song usage, not 词林正韵's norm: say so
+            result.notes.append(f"邻部通押: set {v.letter} (lines {', '.join(map(str, v.lines))}) "
+                                f"rhymes across {v.part}, as Song ci sometimes do")
     misses = sorted((n, message) for v in verdicts for n, message in v.misses)
     result.violations.extend(Violation("rhyme", n, verse.lengths[n - 1], message) for n, message in misses)
     return result
