@@ -26,7 +26,8 @@ form in the model's held-out split:
 - with ``--batched N``, poems per second when N poems are asked for at once (one batch of
   N x 4 candidate rows), for each variant.
 
-Prints Markdown tables; ``--json FILE`` also saves the numbers.
+Prints Markdown tables; ``--json FILE`` also saves the numbers and ``--plot FILE`` draws
+the repetition and couplet numbers of each variant beside the real poems'.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--batched", type=int, default=0,
                         help="also time N poems of each form written in one call")
     parser.add_argument("--json", dest="json_path")
+    parser.add_argument("--plot", dest="plot_path", help="PNG of the craft numbers")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -184,6 +186,39 @@ def main() -> None:
             f"{r['refined']['batched_poems_per_s']:.1f} refined" for name, r in results.items()))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(results, ensure_ascii=False, indent=2), "utf-8")
+    if args.plot_path:
+        plot(results, args.plot_path)
+
+
+def plot(results: dict, path: str) -> None:
+    """Grouped bars per form (named in ASCII: wujue, qijue, ..., a tune in pinyin): plain,
+    refined and real, for each craft number."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from pypinyin import lazy_pinyin
+
+    panels = [("repeated", "repeated characters (%)", 100), ("four_times",
+              "poems with one character 4+ times (%)", 100),
+              ("stutters_per_100", "stutters per 100 poems", 1),
+              ("parallel", "lüshi with both middle couplets parallel (%)", 100)]
+    forms = list(results)
+    variants = [("plain", "#bbbbbb"), ("refined", "#3a7dc9"), ("real", "#e08a2c")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
+    for ax, (key, title, scale) in zip(axes, panels):
+        shown = [f for f in forms if any(key in results[f].get(v, {}) for v, _ in variants)]
+        for k, (variant, colour) in enumerate(variants):
+            values = [scale * (results[f].get(variant, {}).get(key) or 0) for f in shown]
+            ax.bar([i + (k - 1) * 0.27 for i in range(len(shown))], values, 0.27,
+                   label=variant, color=colour)
+        # ASCII names: the fonts of a plain machine hold no Han characters
+        ax.set_xticks(range(len(shown)), [FORMS[f].alias if f in FORMS else "".join(lazy_pinyin(f))
+                                          for f in shown])
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def _pct(value) -> str:
