@@ -133,18 +133,17 @@ class RepetitionRule:
         planned = sum(self.form.lengths) if self.form is not None else written + 1
         over = written - len(counts) + 1 - self.share * planned  # repeats past the allowance
         cost = self.penalty * max(FLOOR, over)
-        bias = torch.zeros(len(self.vocab))
         index = self.vocab.index
+        costs = {index[char]: float("-inf") if uses >= self.max_uses else -cost * uses
+                 for char, uses in counts.items() if char in index}
         pos = len(text)
-        for char, uses in counts.items():
-            if char in index:
-                bias[index[char]] = float("-inf") if uses >= self.max_uses else -cost * uses
-        if text:
+        if text and text[-1] in index:
             prev = text[-1]
-            if prev in index:
-                doubled_before = pos >= 2 and text[-2] == prev
-                allowed = (not doubled_before and counts[prev] < self.max_uses
-                           and self.table.may_double(self.kind, length, pos, prev))
-                # A reduplication real poems use here is one word, not a repeat: no cost.
-                bias[index[prev]] = 0.0 if allowed else float("-inf")
+            doubled_before = pos >= 2 and text[-2] == prev
+            allowed = (not doubled_before and counts[prev] < self.max_uses
+                       and self.table.may_double(self.kind, length, pos, prev))
+            # A reduplication real poems use here is one word, not a repeat: no cost.
+            costs[index[prev]] = 0.0 if allowed else float("-inf")
+        bias = torch.zeros(len(self.vocab))
+        bias[torch.tensor(list(costs), dtype=torch.long)] = torch.tensor(list(costs.values()))
         return bias
