@@ -6,8 +6,8 @@
 
 For each form (and each 词牌 of ``--tunes``, as ``--form ci --tune NAME``) it writes ``n``
 poems one at a time (seeds 0..n-1, default sampling settings) with the bundled model (or
-``--model``) twice, interleaved seed by seed: **plain** (``--no-refine``: the form alone,
-the most likely of 4 candidates) and **refined** (repetition and couplet rules, candidates
+``--model``) twice, interleaved seed by seed: **plain** (``--no-refine``: the form and the
+repetition bans, the most likely of 4 candidates) and **refined** (repetition and couplet rules, candidates
 ranked by ``poetry.rank`` with the backward model ``--backward``, by default the bundled
 partner of a bundled model). It reports, beside the same numbers for the real poems of the
 form in the model's held-out split:
@@ -127,6 +127,8 @@ def main() -> None:
                         help="also time N poems of each form written in one call")
     parser.add_argument("--json", dest="json_path")
     parser.add_argument("--plot", dest="plot_path", help="PNG of the craft numbers")
+    parser.add_argument("--before", help="JSON of poems an older version wrote with the same "
+                                         "seeds (bench/write_texts.py), shown as 'before'")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -141,6 +143,7 @@ def main() -> None:
     poems, _ = load_poems(args.corpus)
     corpus_lines = {line for poem in poems if split_of(poem.text, val_fraction) == "train"
                     for line in lines_of(poem.text)}  # what the model was trained on
+    before = json.loads(Path(args.before).read_text(encoding="utf-8")) if args.before else None
     results = {}
     jobs = [(name, FORMS[name], "strict", None) for name in args.forms.split(",") if name]
     jobs += [(tune, get_form("ci", tune), "loose", tune) for tune in args.tunes.split(",") if tune]
@@ -173,6 +176,12 @@ def main() -> None:
                 seconds = time.perf_counter() - started
                 assert all(request.check(p.text).ok for p in batch)
                 results[name][variant]["batched_poems_per_s"] = len(batch) / seconds
+        if before and name in before:
+            old = before[name]
+            results[name] = {"before": {
+                **describe(old["texts"], form, tones, corpus_lines, generator, backward),
+                "median_ms": statistics.median(old["ms"]),
+                "p90_ms": statistics.quantiles(old["ms"], n=10)[-1]}, **results[name]}
         real = held_out(poems, form, tones, val_fraction, tune)
         if real:
             results[name]["real"] = describe(real, form, tones, corpus_lines, generator, backward)
@@ -204,14 +213,17 @@ def plot(results: dict, path: str) -> None:
               ("stutters_per_100", "stutters per 100 poems", 1),
               ("parallel", "lüshi with both middle couplets parallel (%)", 100)]
     forms = list(results)
-    variants = [("plain", "#bbbbbb"), ("refined", "#3a7dc9"), ("real", "#e08a2c")]
+    variants = [(v, c) for v, c in (("before", "#777777"), ("plain", "#bbbbbb"),
+                                    ("refined", "#3a7dc9"), ("real", "#e08a2c"))
+                if any(v in rows for rows in results.values())]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6))
     for ax, (key, title, scale) in zip(axes, panels):
         shown = [f for f in forms if any(key in results[f].get(v, {}) for v, _ in variants)]
         for k, (variant, colour) in enumerate(variants):
             values = [scale * (results[f].get(variant, {}).get(key) or 0) for f in shown]
-            ax.bar([i + (k - 1) * 0.27 for i in range(len(shown))], values, 0.27,
-                   label=variant, color=colour)
+            width = 0.8 / len(variants)
+            ax.bar([i + (k - (len(variants) - 1) / 2) * width for i in range(len(shown))],
+                   values, width, label=variant, color=colour)
         # ASCII names: the fonts of a plain machine hold no Han characters
         ax.set_xticks(range(len(shown)), [FORMS[f].alias if f in FORMS else "".join(lazy_pinyin(f))
                                           for f in shown])

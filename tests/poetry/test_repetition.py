@@ -4,6 +4,7 @@ import torch
 from lstmkit.data.vocab import Vocab
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.poetry.check import check_poem, split_lines
+from lstmkit.poetry.constraint import FormConstraint
 from lstmkit.poetry.forms import FORMS, get_form
 from lstmkit.poetry.prosody import default_prosody
 from lstmkit.poetry.repetition import RepetitionRule, default_table, repeat_stats
@@ -33,8 +34,10 @@ def lines_of(text: str) -> list[str]:
 
 
 def test_the_stutterer_stutters_without_the_rules(stutterer):
-    poem = write_poems(stutterer, PoemRequest(FORMS["七律"], tones="off", refine=False), 1,
-                       SampleConfig(seed=0))[0]
+    request = PoemRequest(FORMS["七律"], tones="off")
+    constraint = FormConstraint(stutterer.vocab, request.form, "off")  # the form alone
+    poem = stutterer.generate("", 1, SampleConfig(seed=0, max_len=constraint.max_tokens()),
+                              hook=constraint)[0]
     assert default_table().stutters(lines_of(poem.text), FORMS["七律"])
     assert repeat_stats(poem.text).most_uses >= 4
 
@@ -48,6 +51,7 @@ STRATEGIES = [
     ("opening", dict(form="五绝", start="风月中"), SampleConfig(seed=6)),
     ("ci", dict(tune="浣溪沙"), SampleConfig(seed=7)),
     ("free", dict(), SampleConfig(seed=8, max_len=40)),
+    ("unrefined", dict(form="七律", refine=False), SampleConfig(seed=9)),
 ]
 
 

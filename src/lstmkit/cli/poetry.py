@@ -53,7 +53,7 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 @click.option("--rhyme", help="平水韵 level-tone group for the rhymes, e.g. 一东 (default: any).")
 @click.option("--acrostic", help="藏头诗: line i starts with character i (4 -> 七绝, 8 -> 七律 unless --form says).")
 @click.option("--candidates", type=int, default=4, show_default=True, help="Poems drawn per poem shown; the best are kept.")
-@click.option("--refine/--no-refine", default=True, show_default=True, help="Repetition as real poems have it and parallel 律诗 couplets while writing; candidates chosen by both directions' models and that craft. --no-refine: the form alone, most likely first.")
+@click.option("--refine/--no-refine", default=True, show_default=True, help="Reused characters cost as far as real poems reuse fewer, 律诗 couplets pair (对仗), and candidates are chosen by both directions' models and that craft. --no-refine: the most likely candidate (stutters and runaway reuse stay banned either way).")
 @click.option("--backward", help="Right-to-left model that helps choose candidates (default: tang-r2l with the bundled Tang model; none: the forward model alone).")
 def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, precision,
          as_json, form, tune, tones, rhyme, acrostic, candidates, refine, backward) -> None:

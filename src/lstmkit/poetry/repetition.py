@@ -117,6 +117,7 @@ class RepetitionRule:
 
     def __init__(self, vocab: Vocab, form: VerseForm | None = None, penalty: float = PENALTY,
                  table: RepetitionTable | None = None):
+        """``penalty`` 0 keeps only the bans (stutters, uses past ``max_uses``)."""
         self.vocab, self.form, self.penalty = vocab, form, penalty
         self.table = table or default_table()
         self.kind = kind_of(form)

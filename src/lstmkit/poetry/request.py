@@ -31,7 +31,7 @@ class PoemRequest:
     start: str = ""
     candidates: int = 4  # rows drawn per poem wanted; the best are kept
     rounds: int = 4  # batches at most before giving up
-    refine: bool = True  # repetition and couplet rules while writing, poetry.rank choosing
+    refine: bool = True  # repeats cost, couplets pair, poetry.rank chooses (stutters never)
 
     @classmethod
     def make(cls, form: str | None = None, tune: str | None = None, tones: str = "strict",
@@ -60,9 +60,10 @@ class PoemRequest:
         return check_poem(text, tones=self.tones, form=self.form, rhyme=self.rhyme)
 
     def rules(self, vocab: Vocab) -> list[Rule]:
-        """The decoding rules beyond the form that this request writes under."""
+        """The decoding rules beyond the form that this request writes under: stutters and
+        runaway reuse are always banned; refined, reuse also costs and 律诗 couplets pair."""
         if not self.refine:
-            return []
+            return [RepetitionRule(vocab, self.form, penalty=0.0)]
         rules: list[Rule] = [RepetitionRule(vocab, self.form)]
         if self.form is not None and self.form.regulated and self.form.lines == 8:
             rules.append(ParallelRule(vocab, self.form))
