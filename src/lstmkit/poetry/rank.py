@@ -5,7 +5,7 @@ that reads the poem right to left (trained with ``lstmkit train --reverse``) jud
 line by what follows it, so a poem both models find likely holds together from either end.
 A candidate's score is::
 
-    (forward + backward) / 2                 mean log-probability per token of each model
+    (1 - BACKWARD) forward + BACKWARD backward   mean log-probability per token of each model
     + PARALLEL * mean middle-couplet score   律诗: how well 颔联 and 颈联 pair (parallel.py)
     - REPEAT * repeats past the allowance    characters reused beyond what real poems of
                                              the form reuse (repetition.py), per poem
@@ -27,6 +27,7 @@ from .parallel import default_table as parallel_table
 from .repetition import default_table as repetition_table
 from .repetition import repeat_stats
 
+BACKWARD = 0.5  # the backward model's share of the models' score
 PARALLEL = 0.5
 REPEAT = 0.5
 
@@ -41,7 +42,8 @@ class Candidate:
 
     @property
     def score(self) -> float:
-        models = self.forward if self.backward is None else (self.forward + self.backward) / 2
+        models = (self.forward if self.backward is None
+                  else (1 - BACKWARD) * self.forward + BACKWARD * self.backward)
         return models + PARALLEL * self.couplets - REPEAT * self.repeats
 
 
