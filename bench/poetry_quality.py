@@ -7,10 +7,10 @@
 For each form (and each 词牌 of ``--tunes``, as ``--form ci --tune NAME``) it writes ``n``
 poems one at a time (seeds 0..n-1, default sampling settings) with the bundled model (or
 ``--model``) twice, interleaved seed by seed: **plain** (``--no-refine``: the form and the
-repetition bans, the most likely of 4 candidates) and **refined** (repetition and couplet rules, candidates
-ranked by ``poetry.rank`` with the backward model ``--backward``, by default the bundled
-partner of a bundled model). It reports, beside the same numbers for the real poems of the
-form in the model's held-out split:
+repetition bans, the most likely of 4 candidates) and **refined** (repetition and couplet
+rules, candidates ranked by ``poetry.rank``, with the backward model ``--backward`` when
+given). It reports, beside the same numbers for the real poems of the form in the model's
+held-out split (and, with ``--before``, for poems an older version wrote):
 
 - the share passing shape, rhyme and tones under ``check_poem`` (strict for the regulated
   forms; ci are checked loose, by their tune's rhyme sets);
@@ -115,8 +115,7 @@ def main() -> None:
     parser.add_argument("--model", default="tang",
                         help="model folder, or the name of a bundled model (tang, songci)")
     parser.add_argument("--backward", default=None,
-                        help="backward model for the refined ranking (default: the bundled "
-                             "partner of a bundled model; none: forward only)")
+                        help="backward model folder for the refined ranking (default: none)")
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--forms", default=",".join(FORMS))
     parser.add_argument("--tunes", default="", help="词牌 to write ci to, comma-separated")
@@ -138,7 +137,7 @@ def main() -> None:
     loaded = load_model(args.model)
     dtype = writing_dtype(args.precision, torch.device("cpu"))
     generator = Generator(loaded.model.to(dtype), loaded.vocab)
-    backward = load_backward(args.backward, name_given, precision=args.precision)
+    backward = load_backward(args.backward)
     val_fraction = loaded.text_config.val_fraction
     poems, _ = load_poems(args.corpus)
     corpus_lines = {line for poem in poems if split_of(poem.text, val_fraction) == "train"

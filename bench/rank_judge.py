@@ -1,6 +1,6 @@
 """How well candidate rankings tell a real poem from a spliced one, on held-out poems.
 
-    python bench/rank_judge.py --corpus ../shared/data/tang.jsonl [--model tang] [--backward tang-r2l]
+    python bench/rank_judge.py --corpus ../shared/data/tang.jsonl --backward runs/tang-r2l/best
 
 For each real poem of a form (绝句 and 律诗) in the model's held-out split, a spliced twin
 replaces one line (chosen at random, seeded) with the line at the same place of another
@@ -63,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--model", default="tang")
-    parser.add_argument("--backward", default=None)
+    parser.add_argument("--backward", required=True, help="backward model folder")
     parser.add_argument("--forms", default=",".join(FORMS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--split", choices=["val", "train"], default="val")
@@ -77,9 +77,7 @@ def main() -> None:
     folder = bundled_model_dir(args.model) if args.model in BUNDLED else args.model
     loaded = load_model(folder)
     loaded.model.to(writing_dtype("auto", torch.device("cpu"))).eval()
-    backward = load_backward(args.backward, args.model)
-    if backward is None:
-        raise SystemExit("a backward model is needed (--backward)")
+    backward = load_backward(args.backward)
     val_fraction = loaded.text_config.val_fraction
     poems, _ = load_poems(args.corpus)
     print(f"model {args.model}, backward {args.backward or 'default'}, seed {args.seed}\n")

@@ -1,5 +1,4 @@
-"""The pre-trained models that ship in the package: Tang poems, Song ci, and Tang poems read
-right to left."""
+"""The pre-trained models that ship in the package: Tang poems and Song ci."""
 
 import json
 
@@ -14,16 +13,15 @@ from lstmkit.tasks.lm import load_model
 from conftest import FIXTURES
 
 
-@pytest.mark.parametrize("name,corpus", [("tang", "tang"), ("songci", "songci"),
-                                         ("tang-r2l", "tang")])
-def test_bundled_model_loads_and_is_documented(name, corpus):
+@pytest.mark.parametrize("name", ["tang", "songci"])
+def test_bundled_model_loads_and_is_documented(name):
     folder = bundled_model_dir(name)
     size = sum(f.stat().st_size for f in folder.iterdir())
     assert size < 25e6
     loaded = load_model(folder)
     assert len(loaded.vocab) > 4000 and "月" in loaded.vocab
     assert loaded.meta["weights_dtype"] in ("fp16", "bf16")
-    assert f"{corpus}.jsonl" in loaded.meta["corpus"]
+    assert f"{name}.jsonl" in loaded.meta["corpus"]
     assert "validation perplexity" in (folder / "MODEL.md").read_text("utf-8")
 
 
@@ -70,25 +68,3 @@ def test_ci_without_model_option_uses_the_ci_model():
     tang = CliRunner().invoke(main, [*args, "--model", str(bundled_model_dir("tang"))])
     assert default.output == songci.output != tang.output
 
-
-def test_the_backward_model_reads_tang_poems_right_to_left():
-    from lstmkit.bundled import load_backward
-
-    scorer = load_backward(None, "tang")
-    assert scorer is not None and load_backward("none", "tang") is None
-    assert load_backward(None, str(bundled_model_dir("songci"))) is None  # no partner
-    classics = [json.loads(line) for line in (FIXTURES / "poems.jsonl").open(encoding="utf-8")]
-    texts = ["".join(p["paragraphs"]) for p in classics][:6]
-    real = scorer.mean_logprobs(texts)
-    flipped = scorer.mean_logprobs([t[::-1] for t in texts])  # read left to right instead
-    assert sum(real) / len(real) > sum(flipped) / len(flipped) + 1.0
-
-
-def test_poem_ranks_with_the_backward_model_by_default():
-    args = ["poem", "--form", "五律", "-n", "2", "--seed", "4", "--json"]
-    default = CliRunner().invoke(main, args)
-    assert default.exit_code == 0, default.output
-    named = CliRunner().invoke(main, [*args, "--backward", "tang-r2l"])
-    assert default.output == named.output
-    for poem in json.loads(default.output):
-        assert check_poem(poem["text"]).ok

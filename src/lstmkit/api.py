@@ -61,7 +61,7 @@ def write_poems(form: str | None = None, n: int = 1, *, model=None, tune: str | 
     with a form (五绝 七绝 五律 七律, or ``tune="浣溪沙"`` for a ci), the form, tone pattern
     and rhyme group the checker found. ``model``: a bundled name, a folder or a model
     from ``load`` (default: Tang poems; the Song ci model for a ci). ``refine`` and
-    ``backward`` (a right-to-left model's name or folder, or "none") as for ``lstmkit poem``."""
+    ``backward`` (a right-to-left model's folder) as for ``lstmkit poem``."""
     from .bundled import load_backward
     from .poetry.request import PoemRequest, poem_generator, poem_record
     from .poetry.request import write_poems as write_requested
@@ -69,11 +69,7 @@ def write_poems(form: str | None = None, n: int = 1, *, model=None, tune: str | 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine)
     loaded = _language_model(model, device, precision, default=request.model_name)
-    scorer = None
-    if refine and request.form is not None:
-        named = model is None or isinstance(model, (str, Path))  # a loaded model has no partner
-        scorer = load_backward(backward if backward is not None or named else "none",
-                               model, device, precision, request.model_name)
+    scorer = load_backward(backward, device) if refine and request.form is not None else None
     samples = write_requested(poem_generator(loaded, str(model)), request, n, config, scorer)
     return [poem_record(sample, request) for sample in samples]
 

@@ -1,9 +1,8 @@
 """The pre-trained models shipped inside the package, and loading a model by name or folder.
 
-``tang`` (Tang poems) is the default for every command; ``songci`` (Song ci) writes ci;
-``tang-r2l`` reads Tang poems right to left and helps choose among ``tang``'s candidates.
+``tang`` (Tang poems) is the default for every command; ``songci`` (Song ci) writes ci.
 A front-end passes what the user typed, a bundled name or a folder, to ``load_for_writing``
-(and ``load_backward``).
+(and, for a backward model that helps choose candidates, to ``load_backward``).
 """
 
 from __future__ import annotations
@@ -12,8 +11,7 @@ from pathlib import Path
 
 from .errors import LstmkitError
 
-BUNDLED = ("tang", "songci", "tang-r2l")
-BACKWARD = {"tang": "tang-r2l"}  # a bundled writing model -> the backward model of its corpus
+BUNDLED = ("tang", "songci")
 MODELS = Path(__file__).parent / "models"
 
 
@@ -49,20 +47,13 @@ def load_for_writing(model: str | Path | None = None, device: str = "cpu",
     return loaded
 
 
-def load_backward(backward: str | Path | None, model: str | Path | None, device: str = "cpu",
-                  precision: str = "auto", default: str = "tang"):
-    """The right-to-left model (``poetry.rank.BackwardScorer``) that ranks the candidates
-    of ``model``: ``backward`` names a folder or bundled model, ``none`` for none; None
-    takes the bundled partner of a bundled ``model`` (None for other models)."""
+def load_backward(backward: str | Path | None, device: str = "cpu"):
+    """The right-to-left model (``poetry.rank.BackwardScorer``) in the folder ``backward``,
+    or None for None or ``none``."""
     from .poetry.rank import BackwardScorer
 
-    if backward is not None and str(backward) == "none":
+    if backward is None or str(backward) == "none":
         return None
-    if backward is None:
-        name = default if model is None or str(model) == "" else str(model)
-        if name not in BACKWARD or Path(name).exists() or not (MODELS / BACKWARD[name]).is_dir():
-            return None
-        backward = BACKWARD[name]
-    if device == "cpu":  # scoring reads whole poems through nn.LSTM: fp32 is faster there
-        precision = "fp32"
+    # Scoring reads whole poems through nn.LSTM, where fp32 is faster than bf16 on a CPU.
+    precision = "fp32" if device == "cpu" else "auto"
     return BackwardScorer(load_for_writing(backward, device, precision), str(backward))

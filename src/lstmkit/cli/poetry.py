@@ -54,7 +54,7 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 @click.option("--acrostic", help="藏头诗: line i starts with character i (4 -> 七绝, 8 -> 七律 unless --form says).")
 @click.option("--candidates", type=int, default=4, show_default=True, help="Poems drawn per poem shown; the best are kept.")
 @click.option("--refine/--no-refine", default=True, show_default=True, help="Reused characters cost as far as real poems reuse fewer, 律诗 couplets pair (对仗), and candidates are chosen by both directions' models and that craft. --no-refine: the most likely candidate (stutters and runaway reuse stay banned either way).")
-@click.option("--backward", help="Right-to-left model that helps choose candidates (default: tang-r2l with the bundled Tang model; none: the forward model alone).")
+@click.option("--backward", help="Folder of a right-to-left model (lstmkit train --reverse) whose score joins the forward model's in choosing candidates.")
 def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, precision,
          as_json, form, tune, tones, rhyme, acrostic, candidates, refine, backward) -> None:
     """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
@@ -67,8 +67,7 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
     request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine)
     loaded = load_for_writing(model_dir, device, precision, default=request.model_name)
     generator = poem_generator(loaded, model_dir)
-    scorer = (load_backward(backward, model_dir, device, precision, request.model_name)
-              if refine and request.form is not None else None)
+    scorer = load_backward(backward, device) if refine and request.form is not None else None
     samples = write_poems(generator, request, count, config, scorer)
     if as_json:
         echo_json([poem_record(s, request) for s in samples])
