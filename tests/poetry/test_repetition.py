@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -113,3 +115,13 @@ def test_the_table_records_real_poems():
 
 def test_check_is_unchanged_for_poems_the_rules_allow():
     assert check_poem("悠悠天地间，明月照山川。").form is None  # two lines: no form
+
+
+def test_a_repeat_is_as_surprising_as_real_poems_make_it():
+    from lstmkit.poetry.repetition import repeat_surprise
+
+    # N ~ Poisson(1): P(N >= 1) = 1 - 1/e, so a first repeat costs -log(1 - 1/e)
+    assert repeat_surprise(1, 1.0) == pytest.approx(-math.log(1 - math.exp(-1)))
+    short, long = 0.5, 1.3  # a 五绝 repeats about half a character, a 律诗 more than one
+    assert repeat_surprise(1, short) > repeat_surprise(1, long)
+    assert repeat_surprise(1, long) < repeat_surprise(2, long) < repeat_surprise(3, long)

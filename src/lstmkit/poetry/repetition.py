@@ -8,14 +8,17 @@ at least 1% of real poems reach), and per line length and position the character
 lines double there (叠字: 悠悠 opening a line). ``RepetitionRule`` turns it into decoding
 rules: a doubled character that real poems do not double at that place (a stutter: 月中中,
 杯酒酒) and a character past ``max_uses`` are banned; every other reuse costs per earlier
-use in proportion to how far one more repeat would take the poem past what real poems of
-its form repeat on average (``repeat_share`` of its length; a small floor below that), so
-the share of repeated characters comes down to what poets wrote.
+use in proportion to how rare one more repeat is in real poems of its form: with repeats
+per poem counted as a Poisson variable of mean ``repeat_share`` times the poem's length, the
+k-th repeat costs -log P(N >= k | N >= k - 1). A 律诗 may repeat once almost freely, a 五绝
+less so, a third repeat anywhere costs dearly; the share of repeated characters comes down
+to what poets wrote.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,8 +31,7 @@ from ..data.vocab import Vocab
 from .forms import VerseForm
 
 TABLE = Path(__file__).with_name("repetition.json")
-PENALTY = 4.0  # logit cost per earlier use and per repeat over the allowance (BENCHMARKS.md)
-FLOOR = 0.1  # the share of PENALTY a repeat costs while within the allowance
+PENALTY = 1.5  # logit cost per earlier use, in units of repeat_surprise (BENCHMARKS.md)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,19 @@ class RepetitionTable:
         return found
 
 
+def repeat_surprise(k: int, mean: float) -> float:
+    """-log P(N >= k | N >= k - 1) for N ~ Poisson(``mean``): how surprising a k-th repeat
+    is in a poem whose form repeats ``mean`` characters on average."""
+    mean = max(mean, 1e-3)
+    term, below = math.exp(-mean), 0.0  # P(N = i) and P(N < i), from i = 0
+    tails = []
+    for i in range(k + 1):
+        tails.append(max(1.0 - below, 1e-12))  # P(N >= i)
+        below += term
+        term *= mean / (i + 1)
+    return -math.log(tails[k] / tails[k - 1]) if k >= 1 else 0.0
+
+
 @lru_cache(maxsize=1)
 def default_table() -> RepetitionTable:
     return RepetitionTable.load()
@@ -132,8 +147,7 @@ class RepetitionRule:
             return None
         written = sum(counts.values())
         planned = sum(self.form.lengths) if self.form is not None else written + 1
-        over = written - len(counts) + 1 - self.share * planned  # repeats past the allowance
-        cost = self.penalty * max(FLOOR, over)
+        cost = self.penalty * repeat_surprise(written - len(counts) + 1, self.share * planned)
         index = self.vocab.index
         costs = {index[char]: float("-inf") if uses >= self.max_uses else -cost * uses
                  for char, uses in counts.items() if char in index}
