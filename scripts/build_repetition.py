@@ -5,8 +5,9 @@
 From the training split of each corpus (the 5% hash split the bundled models were trained
 with, so held-out poems stay unseen), it records:
 
-- per form (五绝 七绝 五律 七律 by shape from the Tang poems, ``ci`` for every Song ci): how
-  many poems were read, the share of characters that repeat an earlier character of the
+- per form (五绝 七绝 五律 七律: the Tang poems of that shape that keep the form under a
+  strict ``check_poem``, since old-style poems of the same shape repeat more freely; ``ci``
+  for every Song ci): how many poems were read, the share of characters that repeat an earlier character of the
   same poem, the share of poems using one character four or more times, and ``max_uses``:
   the most uses of one character that at least 1% of real poems of the form reach (a
   decoder that never exceeds it writes no more runaway repetition than poets did);
@@ -27,7 +28,7 @@ OUT = ROOT / "src" / "lstmkit" / "poetry" / "repetition.json"
 sys.path.insert(0, str(ROOT / "src"))
 
 from lstmkit.data.corpus import load_poems, split_poems  # noqa: E402
-from lstmkit.poetry.check import split_lines  # noqa: E402
+from lstmkit.poetry.check import check_poem, split_lines  # noqa: E402
 from lstmkit.poetry.forms import form_for_shape  # noqa: E402
 from lstmkit.poetry.repetition import repeat_stats  # noqa: E402
 
@@ -65,7 +66,7 @@ def build(tang: Path, songci: Path) -> dict:
             else:
                 form = (form_for_shape(len(lines), len(lines[0]))
                         if len({len(x) for x in lines}) == 1 else None)
-                if form is not None:
+                if form is not None and check_poem(poem.text, form=form).ok:
                     by_form[form.name].append(lines)
             for line in lines:
                 for pos in range(1, len(line)):

@@ -95,7 +95,7 @@ def test_the_rule_bans_a_stutter_but_not_a_reduplication():
     after_mid = rule.bias([], "明月中", 5)
     assert after_mid[vocab.index["中"]] == float("-inf")
     assert after_mid[vocab.index["月"]] < 0  # a repeat costs, but is allowed
-    worn = rule.bias(["明月明月明"], "月", 5)  # 月 used three times: max_uses
+    worn = rule.bias(["明月明月明"], "月", 5)  # 月 used three times: past max_uses
     assert worn[vocab.index["月"]] == float("-inf")
 
 
@@ -109,7 +109,7 @@ def test_the_table_records_real_poems():
     for name in FORMS:
         entry = table.forms[name]
         assert entry["poems"] > 1000 and 0.005 < entry["repeat_share"] < 0.05
-        assert table.max_uses(FORMS[name]) == 3
+        assert 2 <= table.max_uses(FORMS[name]) <= 3
     assert table.max_uses(get_form("ci", "浣溪沙")) >= 3
 
 
