@@ -10,7 +10,10 @@ A candidate's score is::
     - REPEAT * repeats past the allowance    characters reused beyond what real poems of
                                              the form reuse (repetition.py), per poem
 
-Without a backward model the forward score stands alone in the first term.
+Without a backward model the forward score stands alone in the first term. (A 2×256
+backward model trained here for two epochs on a CPU judged spliced poems no better than
+chance and, at any share, lowered ``bench/rank_judge.py``'s judge, so none is used by
+default; BENCHMARKS.md has the numbers.)
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from .parallel import default_table as parallel_table
 from .repetition import default_table as repetition_table
 from .repetition import repeat_stats
 
-BACKWARD = 0.5  # the backward model's share of the models' score
+BACKWARD = 0.5  # the backward model's share of the models' score, when one is given
 PARALLEL = 0.5
 REPEAT = 0.5
 
