@@ -3,7 +3,8 @@
 ``PoemRequest.make`` holds the rules a front-end would otherwise repeat: a tune means a ci,
 an acrostic without a form picks 七绝 (4 characters) or 七律 (8), a ci is written by the Song
 ci model unless another is named. ``write_poems`` writes them (constrained when there is a
-form, free otherwise) and ``poem_record`` is the JSON shape of one poem.
+form, free otherwise; always under the repetition rules, and refined, with the couplet rules
+and ``poetry.rank`` choosing) and ``poem_record`` is the JSON shape of one poem.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
     without a form, they are whole poems the model ended itself."""
     rules = request.rules(generator.vocab)
     if request.form is None:
-        hook = RulesHook(generator.vocab, rules, request.start) if rules else None
+        hook = RulesHook(generator.vocab, rules, request.start)
         return generator.generate_finished(request.start, n, config, hook)
     kept: dict[str, Sample] = {}
     for round_ in range(request.rounds):
