@@ -46,7 +46,7 @@ from lstmkit.data.corpus import load_poems, split_of
 from lstmkit.poetry.check import check_poem, split_lines
 from lstmkit.poetry.forms import FORMS, get_form
 from lstmkit.poetry.parallel import default_table as parallel_table
-from lstmkit.poetry.rank import BackwardScorer
+from lstmkit.poetry.rank import BackwardScorer, mean_logprobs
 from lstmkit.poetry.repetition import default_table as repetition_table
 from lstmkit.poetry.repetition import repeat_stats
 from lstmkit.poetry.request import PoemRequest, write_poems
@@ -56,19 +56,6 @@ from lstmkit.tasks.lm import load_model
 
 def lines_of(text: str) -> list[str]:
     return [line.text for line in split_lines(text)]
-
-
-def forward_scores(generator: Generator, texts: list[str]) -> list[float]:
-    """Mean log-probability per token of each whole poem (and its end) under the forward model."""
-    vocab, model = generator.vocab, generator.model
-    scores = []
-    with torch.inference_mode():
-        for text in texts:
-            ids = torch.tensor([[vocab.bos_id, *vocab.encode(list(text)), vocab.eos_id]])
-            logits, _ = model(ids[:, :-1])
-            logp = torch.log_softmax(logits.float(), -1).gather(-1, ids[:, 1:, None])
-            scores.append(float(logp.mean()))
-    return scores
 
 
 def describe(texts: list[str], form, tones: str, corpus_lines: set[str], generator: Generator,
@@ -88,7 +75,7 @@ def describe(texts: list[str], form, tones: str, corpus_lines: set[str], generat
         "stutters_per_100": 100 * sum(len(table.stutters(lines_of(t), form)) for t in texts) / len(texts),
         "verbatim_lines": sum(line in corpus_lines for line in lines) / len(lines),
         "distinct_lines": len(set(lines)) / len(lines),
-        "forward": statistics.mean(forward_scores(generator, texts)),
+        "forward": statistics.mean(mean_logprobs(generator.model, generator.vocab, texts)),
         "backward": statistics.mean(backward.mean_logprobs(texts)) if backward else None,
     }
     if form.regulated and form.lines == 8:
@@ -97,11 +84,13 @@ def describe(texts: list[str], form, tones: str, corpus_lines: set[str], generat
     return found
 
 
-def held_out(poems, form, tones: str, val_fraction: float, tune: str | None) -> list[str]:
-    """The real poems of ``form`` (a tune's ci) in the model's held-out split that keep it."""
+def held_out(poems, form, tones: str, val_fraction: float, tune: str | None,
+             split: str = "val") -> list[str]:
+    """The real poems of ``form`` (a tune's ci) in the model's held-out split (or ``split``)
+    that keep it."""
     chosen = []
     for poem in poems:
-        if split_of(poem.text, val_fraction) != "val" or (tune and poem.title != tune):
+        if split_of(poem.text, val_fraction) != split or (tune and poem.title != tune):
             continue
         lengths = [len(x) for x in lines_of(poem.text)]
         if lengths == list(form.lengths) and check_poem(poem.text, form=form, tones=tones).ok:

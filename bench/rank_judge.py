@@ -21,26 +21,16 @@ import argparse
 import random
 
 import torch
+from poetry_quality import held_out, lines_of  # bench/ is on the path when run as a script
 
 from lstmkit.bundled import BUNDLED, bundled_model_dir, load_backward
-from lstmkit.data.corpus import load_poems, split_of
-from lstmkit.poetry.check import check_poem, split_lines
+from lstmkit.data.corpus import load_poems
+from lstmkit.poetry.check import split_lines
 from lstmkit.poetry.forms import FORMS
 from lstmkit.poetry.parallel import default_table as parallel_table
-from lstmkit.poetry.rank import BACKWARD, PARALLEL, REPEAT, repeats_over
+from lstmkit.poetry.rank import BACKWARD, PARALLEL, REPEAT, mean_logprobs, repeats_over
 from lstmkit.sample import writing_dtype
 from lstmkit.tasks.lm import load_model
-
-
-def forward_means(model, vocab, texts: list[str]) -> list[float]:
-    out = []
-    with torch.inference_mode():
-        for text in texts:
-            ids = torch.tensor([[vocab.bos_id, *vocab.encode(list(text)), vocab.eos_id]])
-            logits, _ = model(ids[:, :-1])
-            logp = torch.log_softmax(logits.float(), -1).gather(-1, ids[:, 1:, None])
-            out.append(float(logp.mean()))
-    return out
 
 
 def splice(poems: list[list[str]], marks: list[str], seed: int) -> list[tuple[str, str]]:
@@ -88,16 +78,12 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: |" + " ---: |" * len(weights))
     for name in args.forms.split(","):
         form = FORMS[name]
-        held = []
-        for poem in poems:
-            lines = [x.text for x in split_lines(poem.text)]
-            if (split_of(poem.text, val_fraction) == args.split and len(lines) == form.lines
-                    and all(len(x) == form.chars for x in lines) and check_poem(poem.text).ok):
-                held.append(lines)
+        held = [lines_of(text) for text in
+                held_out(poems, form, "strict", val_fraction, None, args.split)]
         pairs = splice(held[:args.limit] if args.limit else held, form.marks, args.seed)
         real = [a for a, _ in pairs]
         twin = [b for _, b in pairs]
-        fwd = [forward_means(loaded.model, loaded.vocab, texts) for texts in (real, twin)]
+        fwd = [mean_logprobs(loaded.model, loaded.vocab, texts) for texts in (real, twin)]
         bwd = [backward.mean_logprobs(texts) for texts in (real, twin)]
         craft = [[craft_score(t, form) for t in texts] for texts in (real, twin)]
         mixed = [won([[(1 - w) * f + w * b + c for f, b, c in zip(*side)]

@@ -37,6 +37,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from build_variants import corpus_chars  # scripts/ is on the path when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "src" / "lstmkit" / "poetry" / "pingshui.json"
 VARIANTS = TABLE.with_name("variants.json")
@@ -134,16 +136,6 @@ def agreement(ours: dict[str, set[str]], theirs: dict[str, dict[str, list[str]]]
         counts["same"] += ours[char] == groups
     shares = {k: round(counts[k] / len(shared), 4) for k in ("overlap", "pingze", "covered", "same")}
     return {"shared": len(shared), **shares}
-
-
-def corpus_chars(paths: list[Path]) -> set[str]:
-    chars: set[str] = set()
-    for path in paths:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                record = json.loads(line)
-                chars.update(c for text in record["paragraphs"] for c in text if is_basic(c))
-    return chars
 
 
 def build(rows: list[dict], table: list[dict], variants: dict[str, str], used: set[str]) -> dict:

@@ -60,28 +60,33 @@ class BackwardScorer:
                                "with lstmkit train --reverse")
         self.model, self.vocab = loaded.model, loaded.vocab
 
-    @torch.inference_mode()
     def mean_logprobs(self, texts: list[str]) -> list[float]:
-        """Per text: the mean log-probability per token of its characters (and the end)."""
-        vocab = self.vocab
-        rows = [[vocab.bos_id, *vocab.encode(list(text[::-1])), vocab.eos_id] for text in texts]
-        width = max(map(len, rows))
-        ids = torch.full((len(rows), width), vocab.pad_id, dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, :len(row)] = torch.tensor(row)
-        device = next(self.model.parameters()).device
-        ids = ids.to(device)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            logits, _ = self.model(ids[:, :-1])  # (N, T-1, V)
-        finally:
-            self.model.train(was_training)
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        target = ids[:, 1:]
-        picked = logp.gather(-1, target[..., None])[..., 0]  # (N, T-1)
-        real = target != vocab.pad_id
-        return ((picked * real).sum(1) / real.sum(1)).tolist()
+        """Per text: the mean log-probability per token of it read backwards (and the end)."""
+        return mean_logprobs(self.model, self.vocab, texts, reverse=True)
+
+
+@torch.inference_mode()
+def mean_logprobs(model, vocab, texts: list[str], reverse: bool = False) -> list[float]:
+    """Per text: the mean log-probability per token that the language model ``model`` gives
+    its characters (read right to left when ``reverse``) and the end, in one padded batch."""
+    rows = [[vocab.bos_id, *vocab.encode(list(text[::-1] if reverse else text)), vocab.eos_id]
+            for text in texts]
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), vocab.pad_id, dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)] = torch.tensor(row)
+    ids = ids.to(next(model.parameters()).device)
+    was_training = model.training
+    model.eval()
+    try:
+        logits, _ = model(ids[:, :-1])  # (N, T-1, V)
+    finally:
+        model.train(was_training)
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    target = ids[:, 1:]
+    picked = logp.gather(-1, target[..., None])[..., 0]  # (N, T-1)
+    real = target != vocab.pad_id
+    return ((picked * real).sum(1) / real.sum(1)).tolist()
 
 
 def repeats_over(text: str, form: VerseForm | None) -> float:
