@@ -37,7 +37,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from build_variants import corpus_chars  # scripts/ is on the path when run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by a test
+from build_variants import corpus_chars
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "src" / "lstmkit" / "poetry" / "pingshui.json"

@@ -23,6 +23,22 @@ def tiny_config(**overrides) -> dict:
     return {"data": settings["data"], "loop": settings["loop"]}
 
 
+def verse_generator():
+    """A generator over an untrained model of every character of the rhyme table: near-uniform
+    choices, so the constraints and rules alone must make the form."""
+    from lstmkit.data.vocab import Vocab
+    from lstmkit.model import LanguageModel, ModelConfig
+    from lstmkit.poetry.prosody import default_prosody
+    from lstmkit.sample import Generator
+
+    torch.manual_seed(0)
+    chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
+    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", "、", "？", *chars])
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
+                                      layers=1, dropout=0.0, tie_weights=False))
+    return Generator(model.eval(), vocab)
+
+
 @pytest.fixture(autouse=True)
 def _few_threads():
     torch.set_num_threads(1)

@@ -1,27 +1,20 @@
 import pytest
-import torch
 
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
-from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.poetry.check import check_poem, format_report
 from lstmkit.poetry.constraint import FormConstraint, vocab_masks
 from lstmkit.poetry.forms import FORMS, get_form
 from lstmkit.poetry.prosody import default_prosody
 from lstmkit.poetry.request import PoemRequest, write_poems
-from lstmkit.sample import Generator, SampleConfig
+from lstmkit.sample import SampleConfig
+
+from conftest import verse_generator
 
 
 @pytest.fixture(scope="module")
 def generator():
-    """An untrained model over every character of the rhyme table: near-uniform choices,
-    so the constraints alone must make the form."""
-    torch.manual_seed(0)
-    chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
-    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", "、", "？", *chars])
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
-                                      layers=1, dropout=0.0, tie_weights=False))
-    return Generator(model.eval(), vocab)
+    return verse_generator()
 
 
 @pytest.mark.parametrize("form", list(FORMS))

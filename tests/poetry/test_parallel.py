@@ -1,16 +1,15 @@
 import statistics
 
 import pytest
-import torch
 
 from lstmkit.data.vocab import Vocab
-from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.poetry.check import check_poem, format_report, split_lines
 from lstmkit.poetry.forms import FORMS
 from lstmkit.poetry.parallel import ParallelRule, default_table
-from lstmkit.poetry.prosody import default_prosody
 from lstmkit.poetry.request import PoemRequest, write_poems
-from lstmkit.sample import Generator, SampleConfig
+from lstmkit.sample import SampleConfig
+
+from conftest import verse_generator
 
 CHUNWANG = "国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。"
 
@@ -59,12 +58,7 @@ def test_the_rule_speaks_only_on_the_second_line_of_a_middle_couplet():
 
 @pytest.fixture(scope="module")
 def generator():
-    torch.manual_seed(0)
-    chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
-    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", "、", "？", *chars])
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
-                                      layers=1, dropout=0.0, tie_weights=False))
-    return Generator(model.eval(), vocab)
+    return verse_generator()
 
 
 def test_written_couplets_pair_better_with_the_rule(generator):

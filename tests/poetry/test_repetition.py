@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from lstmkit.data.vocab import Vocab
-from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.poetry.check import check_poem, split_lines
 from lstmkit.poetry.constraint import FormConstraint
 from lstmkit.poetry.forms import FORMS, get_form
-from lstmkit.poetry.prosody import default_prosody
 from lstmkit.poetry.repetition import RepetitionRule, default_table, repeat_stats
 from lstmkit.poetry.request import PoemRequest, write_poems
-from lstmkit.sample import Generator, SampleConfig
+from lstmkit.sample import SampleConfig
+
+from conftest import verse_generator
 
 FAVOURITES = "中月风"  # characters a stuttering model loves; 中 and 风 can be either tone
 
@@ -20,15 +20,11 @@ FAVOURITES = "中月风"  # characters a stuttering model loves; 中 and 风 can
 def stutterer():
     """A model that wants to write 中, 月 and 风 at every step: left alone it stutters
     (中中中) and reuses them without end."""
-    torch.manual_seed(0)
-    chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
-    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", "、", "？", *chars])
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
-                                      layers=1, dropout=0.0, tie_weights=False))
+    generator = verse_generator()
     with torch.no_grad():
         for char in FAVOURITES:
-            model.head.bias[vocab.index[char]] += 12.0
-    return Generator(model.eval(), vocab)
+            generator.model.head.bias[generator.vocab.index[char]] += 12.0
+    return generator
 
 
 def lines_of(text: str) -> list[str]:
