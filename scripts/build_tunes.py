@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "lstmkit" / "poetry" / "tunes.json"
 sys.path.insert(0, str(ROOT / "src"))
 
-from lstmkit.poetry.cilin import CLASSES, Cilin, default_cilin  # noqa: E402
+from lstmkit.poetry.cilin import CLASSES, ENTERING, Cilin, default_cilin  # noqa: E402
 from lstmkit.poetry.forms import parse_label  # noqa: E402
 from lstmkit.poetry.prosody import PING, ZE, default_prosody  # noqa: E402
 
@@ -70,6 +70,7 @@ OPTIONAL = 0.75  # share of ci below which a labelled line only may rhyme (?)
 ALT_SHARE = 0.2  # share of ci each of two rhyme schemes must hold to keep both
 NEIGHBOUR_CI = 20  # tunes with at least this many ci count towards the neighbours
 NEIGHBOUR_SHARE = 0.0025  # share of set instances a pair of parts must hold to be neighbours
+MAX_COVER = 3  # the most parts one rhyme set may span (each pair of them neighbours)
 
 
 def segments(text: str) -> list[tuple[str, str]] | None:
@@ -165,9 +166,14 @@ def label_rows(texts: list[list[str]], cilin: Cilin) -> list[list[str]]:
 
 
 def neighbours(rhymed: list[tuple[list[str], list[list[str]]]], cilin: Cilin) -> list[list[str]]:
-    """Pairs of parts that hold whole rhyme sets no single part holds (邻部通押), over
-    ``rhymed`` (labels, line ends of its ci) for the common tunes."""
-    pairs, instances = Counter(), 0
+    """Pairs of parts Song ci rhyme across (邻部通押), over ``rhymed`` (labels, line ends of
+    its ci) for the common tunes: each rhyme set no single part holds counts the pairs
+    within its smallest covers of two or three parts (第十七部+第十八部+第十九部 counts three
+    pairs). The entering parts (第十五部 to 第十九部) join as one family when the sets that
+    only they together hold reach the same share: Song poets rhymed -p, -t and -k endings
+    together, spread over many pairs no one of which reaches it."""
+    pairs, instances, entering_mixed = Counter(), 0, 0
+    entering = cilin.parts_with(ENTERING)
     for labels, ends in rhymed:
         sets = defaultdict(list)
         for line, text in enumerate(labels):
@@ -181,10 +187,16 @@ def neighbours(rhymed: list[tuple[list[str], list[list[str]]]], cilin: Cilin) ->
                          for i, classes in members]
                 if set.intersection(*homes) or not all(homes):
                     continue
+                entering_mixed += all(h & set(entering) for h in homes)
                 union = sorted(set.union(*homes), key=list(cilin.parts).index)
-                pairs.update(pair for pair in combinations(union, 2)
-                             if all(h & set(pair) for h in homes))
-    return [list(pair) for pair, count in pairs.most_common() if count >= NEIGHBOUR_SHARE * instances]
+                for size in range(2, MAX_COVER + 1):
+                    covers = [c for c in combinations(union, size) if all(h & set(c) for h in homes)]
+                    for cover in covers:
+                        pairs.update(combinations(cover, 2))
+                    if covers:
+                        break
+    found = [list(pair) for pair, count in pairs.most_common() if count >= NEIGHBOUR_SHARE * instances]
+    return found + ([entering] if entering_mixed >= NEIGHBOUR_SHARE * instances else [])
 
 
 def build(source: Path) -> dict:

@@ -5,7 +5,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.poetry.check import check_poem, format_report
-from lstmkit.poetry.ci_rhyme import rhyme_sets
+from lstmkit.poetry.ci_rhyme import rhyme_sets, rhyme_units
 from lstmkit.poetry.cilin import default_cilin
 from lstmkit.poetry.constraint import FormConstraint
 from lstmkit.poetry.forms import get_form, neighbour_parts, tunes
@@ -170,3 +170,15 @@ def test_a_set_across_neighbouring_parts_is_accepted_with_a_note():
     result = check_poem(text, tune="浣溪沙", tones="loose")
     assert result.ok
     assert any(n.startswith("邻部通押: set A") and "第三部+第五部" in n for n in result.notes)
+
+
+def test_entering_parts_rhyme_as_one_family_and_pairwise_neighbours_as_a_triple():
+    # 织 is 第十七部 入, 业 第十九部 入: no pair holds them, the entering family does
+    assert ("第十五部", "第十六部", "第十七部", "第十八部", "第十九部") in neighbour_parts()
+    result = check_poem(PUSAMAN.replace("伤心碧", "伤心业"), tune="菩萨蛮")
+    assert result.ok, format_report(result)
+    assert any(n.startswith("邻部通押: set A") and "第十七部+第十九部" in n for n in result.notes)
+    # the family holds entering characters only: an oblique 第三部 end still breaks the set
+    assert not check_poem(PUSAMAN.replace("伤心碧", "伤心树"), tune="菩萨蛮").ok
+    units = rhyme_units((("甲", "乙"), ("乙", "丙"), ("甲", "丙"), ("丙", "丁")))
+    assert {"甲", "乙", "丙"} in units and not any("丁" in u and len(u) == 3 for u in units)

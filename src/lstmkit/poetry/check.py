@@ -303,7 +303,7 @@ def _ci_rhymes(result: CheckResult, verse: VerseForm, part: str | None) -> Check
         if v.part and "+" in v.part:  # Song usage, not 词林正韵's norm: say so
             result.notes.append(f"邻部通押: set {v.letter} (lines {', '.join(map(str, v.lines))}) "
                                 f"rhymes across {v.part}, as Song ci sometimes do")
-    misses = sorted((n, message) for v in verdicts for n, message in v.misses)
+    misses = sorted((n, message) for v in verdicts for n, message in v.faults)
     result.violations.extend(Violation("rhyme", n, verse.lengths[n - 1], message) for n, message in misses)
     return result
 

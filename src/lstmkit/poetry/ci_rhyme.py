@@ -10,8 +10,9 @@ only there; the generator writes it: ``forced``). A tune with a second row of la
 (柳梢青) is judged by either row and written by the first. ``forms.py`` documents the labels.
 
 A set rhymes when one part holds every line's end in that line's classes. Song ci also
-rhyme across a few pairs of neighbouring parts (邻部通押: 第六部+第十一部, ...; derived from
-the corpus into ``tunes.json``); the checker accepts those, while the generator keeps each
+rhyme across neighbouring parts (邻部通押: pairs such as 第六部+第十一部, three parts that
+are pairwise neighbours, and the five entering parts as one family; derived from the
+corpus into ``tunes.json``); the checker accepts those, while the generator keeps each
 set in one part, so whatever it writes passes the checker. Both live here: ``judge_sets``
 for ``check.check_poem``, ``CiRhymeMasks`` for ``constraint.FormConstraint``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import combinations
 
 import torch
 
@@ -70,6 +72,12 @@ class SetVerdict:
     lines: list[int]  # 1-based
     chars: list[str]
     misses: list[tuple[int, str]] = field(default_factory=list)  # (1-based line, message)
+    repeated: list[tuple[int, str]] = field(default_factory=list)  # 重韵: a rhyme used again
+
+    @property
+    def faults(self) -> list[tuple[int, str]]:
+        """Every (1-based line, message) that breaks the set: misses, then repeated rhymes."""
+        return self.misses + self.repeated
 
     def to_dict(self) -> dict:
         return {"set": self.letter, "tone": self.tone, "part": self.part, "lines": self.lines,
@@ -86,13 +94,14 @@ def _describe(cilin: Cilin, char: str) -> str:
 
 
 def judge_set(rhyme_set: RhymeSet, ends: list[str], cilin: Cilin,
-              neighbours: list[tuple[str, str]], part: str | None = None) -> SetVerdict:
+              neighbours: list[tuple[str, ...]], part: str | None = None) -> SetVerdict:
     """Judge one set over the poem's line ends (``ends``: one character per line).
 
     Lines that may rhyme (``?``) are left out. The set keeps ``part`` when given, else the
-    first part (then neighbour pair) holding every end; failing that, the part holding the
-    most ends judges the rest. A rhyme character may repeat only at a 叠韵/叠句 line, and
-    only the line before's.
+    first part (then group of neighbouring parts, ``rhyme_units``) holding every end;
+    failing that, the part holding the most ends judges the rest (``misses``). A rhyme
+    character may repeat only at a 叠韵/叠句 line, and only the line before's; any other
+    repeat is 重韵 (``repeated``).
     """
     judged = [k for k, optional in enumerate(rhyme_set.optional or [False] * len(rhyme_set.lines))
               if not optional]
@@ -101,10 +110,11 @@ def judge_set(rhyme_set: RhymeSet, ends: list[str], cilin: Cilin,
     repeats = [rhyme_set.repeats[k] if rhyme_set.repeats else "" for k in judged]
     chars = [ends[i] for i in lines]
     verdict = SetVerdict(rhyme_set.letter, rhyme_set.tone, None, [i + 1 for i in lines], chars)
-    units = [{part}] if part else [{p} for p in cilin.parts] + [set(pair) for pair in neighbours]
+    units = [{part}] if part else [{p} for p in cilin.parts] + rhyme_units(tuple(map(tuple, neighbours)))
     for unit in units:
         if all(_fits(cilin, c, k, unit) for c, k in zip(chars, classes)):
-            verdict.part = "+".join(p for p in cilin.parts if p in unit)
+            verdict.part = "+".join(p for p in cilin.parts if p in unit and  # the parts it uses
+                                    any(_fits(cilin, c, k, {p}) for c, k in zip(chars, classes)))
             break
     else:
         fitting = {p: [_fits(cilin, c, k, {p}) for c, k in zip(chars, classes)]
@@ -122,24 +132,36 @@ def judge_set(rhyme_set: RhymeSet, ends: list[str], cilin: Cilin,
     seen: dict[str, int] = {}
     for n, char, repeat in zip(verdict.lines, chars, repeats):
         if char in seen and not (repeat and ends[n - 2] == char):
-            verdict.misses.append((n, f"rhyme '{char}' repeats line {seen[char]} (set {rhyme_set.letter})"))
+            verdict.repeated.append((n, f"rhyme '{char}' repeats line {seen[char]} (set {rhyme_set.letter})"))
         seen.setdefault(char, n)
     return verdict
 
 
+@lru_cache(maxsize=8)
+def rhyme_units(neighbours: tuple[tuple[str, ...], ...]) -> list[set[str]]:
+    """The groups of parts one set may span beyond a single part: each neighbour group
+    (a pair, or a family such as the entering parts), then every three parts that are
+    pairwise neighbours (第六部+第十一部+第十三部)."""
+    pairs = {frozenset(group) for group in neighbours if len(group) == 2}
+    parts = sorted({p for pair in pairs for p in pair})
+    triples = [set(t) for t in combinations(parts, 3)
+               if all(frozenset(pair) in pairs for pair in combinations(t, 2))]
+    return [set(group) for group in neighbours] + triples
+
+
 def judge_sets(form: VerseForm, ends: list[str], part: str | None = None,
                cilin: Cilin | None = None,
-               neighbours: list[tuple[str, str]] | None = None) -> list[SetVerdict]:
+               neighbours: list[tuple[str, ...]] | None = None) -> list[SetVerdict]:
     """Every rhyme set of a ci ``form`` judged over ``ends``; ``part`` holds set A. A tune
     with a second scheme (``rhyme_alt``) is judged by the row with fewer misses, the first
-    on a tie. ``neighbours``: the pairs of parts accepted (default: the tune table's)."""
+    on a tie. ``neighbours``: the groups of parts accepted (default: the tune table's)."""
     cilin = cilin or default_cilin()
     check_part(part, cilin)
     neighbours = neighbour_parts() if neighbours is None else neighbours
     rows = [form] + ([replace(form, rhyme_labels=form.rhyme_alt, rhyme_alt=())] if form.rhyme_alt else [])
     verdicts = [[judge_set(s, ends, cilin, neighbours, part if s.letter == "A" else None)
                  for s in rhyme_sets(row)] for row in rows]
-    return min(verdicts, key=lambda row: sum(len(v.misses) for v in row))
+    return min(verdicts, key=lambda row: sum(len(v.faults) for v in row))
 
 
 def check_part(part: str | None, cilin: Cilin) -> None:

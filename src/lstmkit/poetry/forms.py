@@ -166,9 +166,10 @@ def parse_label(label: str) -> RhymeLabel | None:
     return RhymeLabel(label[0], body[1:len(body) - optional], optional, repeat)
 
 
-def neighbour_parts() -> list[tuple[str, str]]:
-    """Pairs of 词林正韵 parts Song ci rhyme across (邻部通押), from the tune table."""
-    return [tuple(pair) for pair in _tunes_table()["neighbours"]]
+def neighbour_parts() -> list[tuple[str, ...]]:
+    """Groups of 词林正韵 parts Song ci rhyme across (邻部通押), from the tune table: pairs,
+    and the entering parts as one family."""
+    return [tuple(group) for group in _tunes_table()["neighbours"]]
 
 
 def get_form(name: str, tune: str | None = None) -> VerseForm:
