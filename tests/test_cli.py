@@ -125,26 +125,6 @@ def test_python_dash_m():
         assert command in result.stdout
 
 
-@pytest.fixture(scope="module")
-def verse_model_dir(tmp_path_factory):
-    """An untrained model over every character of the rhyme table (see poetry tests)."""
-    import torch
-
-    from lstmkit.data.vocab import Vocab
-    from lstmkit.model import LanguageModel, ModelConfig
-    from lstmkit.poetry.prosody import default_prosody
-    from lstmkit.tasks.lm import save_model
-
-    torch.manual_seed(0)
-    chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
-    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", *chars])
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
-                                      layers=1, dropout=0.0, tie_weights=False))
-    folder = tmp_path_factory.mktemp("verse") / "model"
-    save_model(folder, model, vocab, {})
-    return folder
-
-
 def test_poem_in_a_form_passes_check(verse_model_dir):
     result = run("poem", "--model", verse_model_dir, "--form", "qijue", "-n", 2, "--seed", 3,
                  "--json")
@@ -308,3 +288,22 @@ def test_refined_and_plain_poems_and_a_backward_model(verse_model_dir, tmp_path)
     assert wrong.exit_code != 0 and "reads poems left to right" in wrong.output
     writer = run("poem", "--model", backward, "--form", "五律", ok=False)
     assert "reads poems right to left" in writer.output
+
+
+def test_poem_template_and_traditional(verse_model_dir):
+    template = "风＿＿＿＿，＿＿＿＿＿。＿＿＿＿＿，＿＿＿＿＿。"
+    result = run("poem", "--model", verse_model_dir, "--form", "五绝", "--template", template,
+                 "--traditional", "--seed", 1, "--json")
+    poem = json.loads(result.output)[0]
+    assert poem["text"][0] == "風" and poem["form"] == "五绝"
+    bad = run("poem", "--model", verse_model_dir, "--form", "五绝", "--template", "风＿＿", ok=False)
+    assert bad.output.startswith("Error: the template has 1 lines; 五绝 has 4")
+
+
+def test_serve_names_models_and_warns_off_loopback():
+    from lstmkit.cli.serve import _loopback, _named
+
+    assert _named("runs/tang-title/best/") == ("best", "runs/tang-title/best/")
+    assert _named("poet=runs/x") == ("poet", "runs/x")
+    assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost")
+    assert not _loopback("0.0.0.0") and not _loopback("example.org")

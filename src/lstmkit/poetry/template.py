@@ -48,7 +48,7 @@ def locked_lines(lines: Sequence[str | None], form: VerseForm) -> dict[tuple[int
     """The characters locked ``lines`` fix: one entry per line of ``form``, its text (marks
     and spaces dropped) or None/empty for a line to write."""
     if len(lines) != form.lines:
-        raise LstmkitError(f"got {len(lines)} lines to lock or leave; {form.name} has {form.lines}")
+        raise LstmkitError(f"{len(lines)} lines given to lock or write; {form.name} has {form.lines}")
     fixed = {}
     for number, line in enumerate(lines, 1):
         text = re.sub(f"[\\s{re.escape(ENDS)}]", "", line or "")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -98,6 +99,13 @@ def create_app(models: Mapping[str, object] | None = None, limits: Limits | None
 
     batcher = Batcher(run_batch, executor, limits.batch_window_s, limits.batch_max_poems,
                       limits.batching)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError):
+        # the location and message only: the input itself may be what JSON cannot hold (1e309)
+        return JSONResponse(status_code=422, content={"detail": [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "value_error")}
+            for e in exc.errors()]})
 
     @app.exception_handler(FieldError)
     async def _field(_: Request, exc: FieldError):
@@ -238,7 +246,7 @@ def _poem_request(body: PoemBody, served: Mapping[str, Served], limits: Limits
 def _field_of(message: str, body: PoemBody) -> str:
     """The field a refusal of the poem library is about, by what it names."""
     for word, field in (("acrostic", "acrostic"), ("opening", "start"), ("template", "template"),
-                        ("locked", "lines"), ("rhyme", "rhyme"), ("group", "rhyme"), ("part", "rhyme")):
+                        ("lock", "lines"), ("rhyme", "rhyme"), ("group", "rhyme"), ("part", "rhyme")):
         if word in message:
             return field
     if "fixed" in message:
