@@ -1,6 +1,5 @@
 import pytest
 
-from conftest import verse_generator
 from lstmkit.errors import LstmkitError
 from lstmkit.poetry.check import check_poem
 from lstmkit.poetry.forms import get_form
@@ -8,6 +7,8 @@ from lstmkit.poetry.request import PoemRequest, write_poems
 from lstmkit.poetry.stream import stream_poem
 from lstmkit.poetry.template import locked_lines, parse_template
 from lstmkit.sample import SampleConfig
+
+from conftest import verse_generator
 
 QIJUE = get_form("七绝")
 
