@@ -37,7 +37,8 @@ def test_written_poems_keep_the_fixed_characters_and_the_form():
         assert lines[1] == "黄河入海流" and [x[0] for x in lines[:4]] == list("白黄欲更")
         assert check_poem(poem.text, form="五绝").ok
     chars = []
-    poem = stream_poem(generator, PoemRequest.make(form="五绝", template="＿＿依山尽，＿＿＿＿＿。＿＿＿＿＿，＿＿＿＿＿。"),
+    template = "＿＿依山尽，＿＿＿＿＿。＿＿＿＿＿，＿＿＿＿＿。"
+    poem = stream_poem(generator, PoemRequest.make(form="五绝", template=template),
                        SampleConfig(seed=2), lambda line, pos, c: chars.append(c))
     assert poem.text[2:5] == "依山尽" and "".join(chars).endswith(poem.text.replace("，", "").replace("。", "")[-5:])
 
