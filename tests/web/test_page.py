@@ -124,7 +124,7 @@ def test_acrostic_poem_is_drawn_character_by_character(page):
     assert text.count("，") == 2 and text.count("。") == 2  # laid out with its punctuation
     assert "七绝" in page.inner_text("#poem-meta")
     page.click("#copy")
-    page.wait_for_selector("#copy[data-copied='true']")
+    page.wait_for_selector("#copy-status:has-text('Copied')")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert [row[:7] for row in copied.splitlines()] == lines
 
@@ -195,6 +195,12 @@ def test_errors_are_shown_in_words(page):
     page.fill("#temperature", "0.8")
     assert press_and_wait(page, "#write") == "done"
     assert page.is_hidden("#error")
+
+    page.click("#tab-check")
+    page.fill("#check-text", "春" * 6000)  # 18 kB: over the server's body limit
+    page.click("#check-run")
+    page.wait_for_selector("#check-error:not([hidden])")
+    assert page.inner_text("#check-error").startswith("请求太大 Request too large")
 
 
 def test_phone_screen(browser, server_url):

@@ -72,7 +72,9 @@ class ApiError extends Error {
 }
 
 function messagesOf(error) {
-  return error instanceof ApiError ? error.messages : [`无法连接服务器 Cannot reach the server: ${error.message}`];
+  if (error instanceof ApiError) return error.messages;
+  if (error instanceof TypeError) return [`无法连接服务器 Cannot reach the server: ${error.message}`];
+  return [`出错了 Something went wrong: ${error.message}`];
 }
 
 /** The response to a request, or an ApiError that says in words what went wrong. */
@@ -374,6 +376,7 @@ async function writePoem(lines) {
   poem.dataset.state = "drawing";
   poem.setAttribute("aria-busy", "true");
   $("#poem-meta").textContent = "";
+  $("#copy-status").textContent = "";
   $("#write").disabled = true;
   renderPoem();
   let result = null;
@@ -429,8 +432,7 @@ async function copyPoem() {
       area.remove();
       if (!copied) throw new Error("the browser refused");
     }
-    $("#status").textContent = "已复制 Copied";
-    $("#copy").dataset.copied = "true";
+    $("#copy-status").textContent = "已复制 Copied";
   } catch (error) {
     showError($("#error"), [`复制失败 Could not copy: ${error.message}`]);
   }
