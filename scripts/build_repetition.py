@@ -94,6 +94,10 @@ if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     data = build(Path(sys.argv[1]), Path(sys.argv[2]))
+    if OUT.exists():  # keep the penalties scripts/calibrate_repetition.py chose
+        for name, old in json.loads(OUT.read_text(encoding="utf-8"))["forms"].items():
+            if "penalty" in old and name in data["forms"]:
+                data["forms"][name]["penalty"] = old["penalty"]
     OUT.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     for name, f in data["forms"].items():
         print(f"{name}: {f['poems']} poems, repeated {f['repeat_share']:.2%}, "

@@ -55,24 +55,30 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 @click.option("--candidates", type=int, default=4, show_default=True, help="Poems drawn per poem shown; the best are kept.")
 @click.option("--refine/--no-refine", default=True, show_default=True, help="Reused characters cost as far as real poems reuse fewer, 律诗 couplets pair (对仗), and candidates are chosen by both directions' models and that craft. --no-refine: the most likely candidate (stutters and runaway reuse stay banned either way).")
 @click.option("--backward", help="Folder of a right-to-left model (lstmkit train --reverse) whose score joins the forward model's in choosing candidates.")
+@click.option("--template", help="The poem with ＿ (or _ □ *) for each character to write, e.g. 春风＿＿＿＿＿，＿＿＿＿＿＿。...; the other characters stay.")
+@click.option("--traditional", is_flag=True, help="Show the poems in traditional characters (OpenCC).")
 def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, precision,
-         as_json, form, tune, tones, rhyme, acrostic, candidates, refine, backward) -> None:
+         as_json, form, tune, tones, rhyme, acrostic, candidates, refine, backward, template,
+         traditional) -> None:
     """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
     from ..bundled import load_backward, load_for_writing
     from ..poetry.request import PoemRequest, poem_generator, poem_record, write_poems
     from ..sample import poem_lines
+    from ..script import to_script
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed)
-    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine)
+    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine,
+                               template=template)
     loaded = load_for_writing(model_dir, device, precision, default=request.model_name)
     generator = poem_generator(loaded, model_dir)
     scorer = load_backward(backward, device) if refine and request.form is not None else None
     samples = write_poems(generator, request, count, config, scorer)
+    script = "traditional" if traditional else "simplified"
     if as_json:
-        echo_json([poem_record(s, request) for s in samples])
+        echo_json([poem_record(s, request, script) for s in samples])
         return
-    click.echo("\n\n".join("\n".join(poem_lines(s.text)) for s in samples))
+    click.echo("\n\n".join("\n".join(poem_lines(to_script(s.text, script))) for s in samples))
 
 
 @main.command()

@@ -87,7 +87,9 @@ class FormConstraint:
     def __init__(self, vocab: Vocab, form: VerseForm, tones: str = "strict",
                  rhyme: str | None = None, acrostic: str | None = None,
                  start: str = "", prosody: Prosody | None = None,
-                 rules: Sequence[Rule] = ()):
+                 rules: Sequence[Rule] = (), fixed: dict[tuple[int, int], str] | None = None):
+        """``fixed``: (0-based line, position) -> the character that must stand there (a
+        template's or a locked line's); an ``acrostic`` fixes each line's first character."""
         if tones not in TONE_MODES:
             raise LstmkitError(f"tones must be one of {', '.join(TONE_MODES)} (got '{tones}')")
         self.vocab, self.form, self.tones = vocab, form, tones
@@ -111,6 +113,11 @@ class FormConstraint:
                 raise LstmkitError("acrostic character(s) the model cannot write: "
                                    + " ".join(dict.fromkeys(missing)))
         self.acrostic = acrostic
+        self.fixed = dict(fixed or {})
+        for line, char in enumerate(acrostic or ""):
+            if self.fixed.setdefault((line, 0), char) != char:
+                raise LstmkitError(f"line {line + 1} cannot open with both the acrostic's '{char}' "
+                                   f"and the fixed '{self.fixed[(line, 0)]}'")
         masks = vocab_masks(vocab, self.prosody)
         absent = sorted(set(form.marks) - set(masks.mark_id))
         if absent:
@@ -120,11 +127,42 @@ class FormConstraint:
         self.group = {g: masks.group[g] for g in self.candidates}
         if self.ci is None:
             self._check_rhyme_supply()
+        self._check_fixed()
         self.start = start
         self.opening = self._fresh()
         for char in start:
             self._advance(self.opening, char, opening=True)
         self.rows: list[_Row] = []
+
+    def _check_fixed(self) -> None:
+        form = self.form
+        outside = [(line, pos) for line, pos in self.fixed
+                   if not (0 <= line < form.lines and 0 <= pos < form.lengths[line])]
+        if outside:
+            line, pos = outside[0]
+            raise LstmkitError(f"a fixed character at line {line + 1} position {pos + 1} lies "
+                               f"outside {form.name}")
+        missing = [c for c in self.fixed.values() if c not in self.vocab or not HAN.match(c)]
+        if missing:
+            raise LstmkitError("fixed character(s) the model cannot write: " + " ".join(dict.fromkeys(missing)))
+        if self.ci is not None or self.tones == "off":
+            return
+        rhymes = self._group_mask(set(self.candidates))
+        for (line, pos), char in sorted(self.fixed.items()):
+            if pos == form.lengths[line] - 1 and form.rhymes(line) and line > 0 \
+                    and not bool(rhymes[self.vocab.index[char]]):
+                raise LstmkitError(f"line {line + 1} ends in a rhyme of {form.name} ({form.rhyme_tone}, "
+                                   f"{'/'.join(self.candidates) if len(self.candidates) < 4 else '平水韵'}); "
+                                   f"the fixed '{char}' is not one")
+        held = [(where, char) for where, char in sorted(self.fixed.items())
+                if self.tones == "strict" and where[1] in form.held_positions()
+                and where[1] < form.lengths[where[0]] - 1]
+        if held and not any(all(pattern.lines[line][pos] in self.prosody.read(char).tones
+                                for (line, pos), char in held) for pattern in self.patterns):
+            shown = ", ".join(f"'{char}' ({self.prosody.read(char).mark}) at line {line + 1} "
+                              f"position {pos + 1}" for (line, pos), char in held)
+            raise LstmkitError(f"the fixed characters fit no standard tone pattern of {form.name}: "
+                               f"{shown} (try --tones loose)")
 
     def _check_rhyme_supply(self) -> None:
         needed = sum(self.form.rhymes(i) for i in range(self.form.lines)) + 1
@@ -160,8 +198,9 @@ class FormConstraint:
                 allowed[self.vocab.index[forced]] = True
             return allowed
         allowed |= self.han
-        if self.acrostic and row.pos == 0:  # only the acrostic's character, if it fits
-            index = self.vocab.index[self.acrostic[row.line]]
+        fixed = self.fixed.get((row.line, row.pos))
+        if fixed is not None:  # only the fixed character (acrostic, template), if it fits
+            index = self.vocab.index[fixed]
             keep = bool(allowed[index])
             allowed.zero_()
             allowed[index] = keep
@@ -252,8 +291,10 @@ class FormConstraint:
         forced = self._forced(row)
         if forced is not None and token != forced:
             return f"{where} must repeat '{forced}' of line {row.line} (叠韵/叠句 of {form.name}), got '{token}'"
-        if self.acrostic and row.pos == 0 and token != self.acrostic[row.line]:
-            return f"{where} must be the acrostic's '{self.acrostic[row.line]}', got '{token}'"
+        fixed = self.fixed.get((row.line, row.pos))
+        if fixed is not None and token != fixed:
+            what = "the acrostic's" if self.acrostic and row.pos == 0 else "the fixed"
+            return f"{where} must be {what} '{fixed}', got '{token}'"
         if self._is_rhyme_position(row) and self.ci:
             return f"{self.ci.explain(row.sets, row.line, token)} at {where}"
         if self._is_rhyme_position(row):
@@ -293,10 +334,10 @@ class FormConstraint:
 
     def _bias(self, row: _Row) -> torch.Tensor | None:
         """The rules' logits (V,) for ``row``'s next character, or None (no rule speaks, or
-        the next token is a mark, an acrostic's or a repeat's character or ``<eos>``)."""
+        the next token is a mark, a fixed character or a repeat's or ``<eos>``)."""
         form = self.form
         if (not self.rules or row.dead or row.line == form.lines
-                or row.pos == form.lengths[row.line] or (self.acrostic and row.pos == 0)
+                or row.pos == form.lengths[row.line] or (row.line, row.pos) in self.fixed
                 or self._forced(row) is not None):
             return None
         total = None

@@ -10,9 +10,10 @@ rules: a doubled character that real poems do not double at that place (a stutte
 杯酒酒) and a character past ``max_uses`` are banned; every other reuse costs per earlier
 use in proportion to how rare one more repeat is in real poems of its form: with repeats
 per poem counted as a Poisson variable of mean ``repeat_share`` times the poem's length, the
-k-th repeat costs -log P(N >= k | N >= k - 1). A 律诗 may repeat once almost freely, a 五绝
-less so, a third repeat anywhere costs dearly; the share of repeated characters comes down
-to what poets wrote.
+k-th repeat costs -log P(N >= k | N >= k - 1), times the form's penalty. A 律诗 may repeat
+once almost freely, a 五绝 less so, a third repeat anywhere costs dearly. The penalty per
+form (``scripts/calibrate_repetition.py``) is the one at which the bundled model's refined
+poems repeat as much as real poems of the form do.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..data.vocab import Vocab
 from .forms import VerseForm
 
 TABLE = Path(__file__).with_name("repetition.json")
-PENALTY = 1.5  # logit cost per earlier use, in units of repeat_surprise (BENCHMARKS.md)
+PENALTY = 1.5  # logit cost per earlier use, in units of repeat_surprise, where not calibrated
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ class RepetitionTable:
     def max_uses(self, form: VerseForm | None) -> int:
         """Uses of one character allowed in a poem of ``form``."""
         return self._entry(form)["max_uses"]
+
+    def penalty(self, form: VerseForm | None) -> float:
+        """The reuse cost for ``form`` (``scripts/calibrate_repetition.py``), else ``PENALTY``."""
+        return self._entry(form).get("penalty", PENALTY)
 
     def repeat_share(self, form: VerseForm | None) -> float:
         """The share of characters of real poems of ``form`` that repeat an earlier one."""
@@ -130,11 +135,17 @@ class RepetitionRule:
     """A decoding rule over a vocabulary: ``bias(...)`` gives what to add to one row's
     logits (-inf bans) given the poem so far."""
 
-    def __init__(self, vocab: Vocab, form: VerseForm | None = None, penalty: float = PENALTY,
-                 table: RepetitionTable | None = None):
-        """``penalty`` 0 keeps only the bans (stutters, uses past ``max_uses``)."""
-        self.vocab, self.form, self.penalty = vocab, form, penalty
+    def __init__(self, vocab: Vocab, form: VerseForm | None = None, penalty: float | None = None,
+                 table: RepetitionTable | None = None,
+                 fixed: dict[tuple[int, int], str] | None = None):
+        """``penalty``: the reuse cost (default: the table's for ``form``); 0 keeps only the
+        bans (stutters, uses past ``max_uses``). ``fixed``: (line, position) -> character
+        that will stand there (acrostic, template): counted as used before it is written,
+        so no free choice pushes it past ``max_uses``."""
+        self.vocab, self.form = vocab, form
+        self.fixed = dict(fixed or {})
         self.table = table or default_table()
+        self.penalty = self.table.penalty(form) if penalty is None else penalty
         self.kind = kind_of(form)
         self.max_uses = self.table.max_uses(form)
         self.share = self.table.repeat_share(form)
@@ -143,11 +154,13 @@ class RepetitionRule:
         """For the next character of the line ``text`` (``length`` characters in all, when
         known), after the poem's earlier ``lines``: (V,) additive logits, or None."""
         counts = Counter(c for line in [*lines, text] for c in line)
+        written, repeats = sum(counts.values()), sum(counts.values()) - len(counts)
+        here = (len(lines), len(text))
+        counts.update(c for where, c in self.fixed.items() if where > here)  # still to come
         if not counts:
             return None
-        written = sum(counts.values())
         planned = sum(self.form.lengths) if self.form is not None else written + 1
-        cost = self.penalty * repeat_surprise(written - len(counts) + 1, self.share * planned)
+        cost = self.penalty * repeat_surprise(repeats + 1, self.share * planned)
         index = self.vocab.index
         costs = {index[char]: float("-inf") if uses >= self.max_uses else -cost * uses
                  for char, uses in counts.items() if char in index}

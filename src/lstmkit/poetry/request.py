@@ -9,11 +9,13 @@ and ``poetry.rank`` choosing) and ``poem_record`` is the JSON shape of one poem.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..data.vocab import Vocab
 from ..errors import LstmkitError
 from ..sample import Generator, Sample, SampleConfig, poem_lines
+from ..script import to_script
 from .check import CheckResult, check_poem
 from .constraint import FormConstraint
 from .forms import VerseForm, get_form
@@ -21,6 +23,7 @@ from .parallel import ParallelRule
 from .rank import BackwardScorer, rank
 from .repetition import RepetitionRule
 from .rules import Rule, RulesHook
+from .template import locked_lines, parse_template
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,16 @@ class PoemRequest:
     candidates: int = 4  # rows drawn per poem wanted; the best are kept
     rounds: int = 4  # batches at most before giving up
     refine: bool = True  # repeats cost, couplets pair, poetry.rank chooses (stutters never)
+    fixed: tuple[tuple[tuple[int, int], str], ...] = ()  # ((line, pos), char): template, locked lines
 
     @classmethod
     def make(cls, form: str | None = None, tune: str | None = None, tones: str = "strict",
              rhyme: str | None = None, acrostic: str | None = None, start: str = "",
-             candidates: int = 4, refine: bool = True) -> PoemRequest:
+             candidates: int = 4, refine: bool = True, template: str | None = None,
+             lines: Sequence[str | None] | None = None) -> PoemRequest:
         """A request from a user's options (see the module docstring); whitespace in
-        ``start`` is dropped."""
+        ``start`` is dropped. ``template`` (``春风＿＿＿＿＿，...``) and locked ``lines`` (one
+        entry per line, None to write) fix characters (``poetry.template``)."""
         if tune and not form:
             form = "ci"
         if acrostic and not form:
@@ -49,8 +55,18 @@ class PoemRequest:
             form = "七绝" if len(acrostic) == 4 else "七律"
         if candidates < 1:
             raise LstmkitError(f"--candidates must be at least 1 (got {candidates})")
-        return cls(get_form(form, tune) if form else None, tones, rhyme, acrostic or None,
-                   "".join(start.split()), candidates, refine=refine)
+        verse = get_form(form, tune) if form else None
+        fixed: dict[tuple[int, int], str] = {}
+        if (template or lines) and verse is None:
+            raise LstmkitError("a template or locked lines need a form (--form or --tune)")
+        if template:
+            fixed.update(parse_template(template, verse))
+        for where, char in (locked_lines(lines, verse) if lines else {}).items():
+            if fixed.setdefault(where, char) != char:
+                raise LstmkitError(f"locked line {where[0] + 1} disagrees with the template at "
+                                   f"position {where[1] + 1}")
+        return cls(verse, tones, rhyme, acrostic or None, "".join(start.split()), candidates,
+                   refine=refine, fixed=tuple(sorted(fixed.items())))
 
     @property
     def model_name(self) -> str:
@@ -63,9 +79,11 @@ class PoemRequest:
     def rules(self, vocab: Vocab) -> list[Rule]:
         """The decoding rules beyond the form that this request writes under: stutters and
         runaway reuse are always banned; refined, reuse also costs and 律诗 couplets pair."""
+        fixed = dict(self.fixed)
+        fixed.update({(line, 0): char for line, char in enumerate(self.acrostic or "")})
         if not self.refine:
-            return [RepetitionRule(vocab, self.form, penalty=0.0)]
-        rules: list[Rule] = [RepetitionRule(vocab, self.form)]
+            return [RepetitionRule(vocab, self.form, penalty=0.0, fixed=fixed)]
+        rules: list[Rule] = [RepetitionRule(vocab, self.form, fixed=fixed)]
         if self.form is not None and self.form.regulated and self.form.lines == 8:
             rules.append(ParallelRule(vocab, self.form))
         return rules
@@ -98,7 +116,8 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
     kept: dict[str, Sample] = {}
     for round_ in range(request.rounds):
         constraint = FormConstraint(generator.vocab, request.form, request.tones, request.rhyme,
-                                    request.acrostic, request.start, rules=rules)
+                                    request.acrostic, request.start, rules=rules,
+                                    fixed=dict(request.fixed))
         seed = None if config.seed is None else config.seed + round_
         rows = max(1, n - len(kept)) * request.candidates
         samples = generator.generate(request.start, rows,
@@ -125,10 +144,11 @@ def sample_record(sample: Sample) -> dict:
             "tokens": sample.tokens}
 
 
-def poem_record(sample: Sample, request: PoemRequest) -> dict:
-    """The JSON shape of a poem: its text and lines, and with a form, what the checker
-    found (form, tone pattern, rhyme group)."""
-    record = {"text": sample.text, "lines": poem_lines(sample.text), "logprob": sample.logprob,
+def poem_record(sample: Sample, request: PoemRequest, script: str = "simplified") -> dict:
+    """The JSON shape of a poem: its text and lines (in ``script``), and with a form, what
+    the checker found (form, tone pattern, rhyme group)."""
+    text = to_script(sample.text, script)
+    record = {"text": text, "lines": poem_lines(text), "logprob": sample.logprob,
               "tokens": sample.tokens}
     if request.form is not None:
         verdict = request.check(sample.text)

@@ -1,0 +1,56 @@
+"""``lstmkit serve``: the HTTP API and web page over the bundled models (or others)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import click
+
+from ..errors import LstmkitError
+from .base import main
+
+LOOPBACK = ("localhost",)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but loopback is reachable from other machines.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--model", "models", multiple=True, help="A model to serve: bundled name or folder, as NAME=DIR or DIR (repeat; default: the bundled tang and songci).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True, help="Seconds a request may take before it gets an error.")
+@click.option("--max-n", type=click.IntRange(1, 64), default=8, show_default=True, help="Poems or texts per request at most.")
+@click.option("--no-batching", is_flag=True, help="Write each request alone instead of batching concurrent ones.")
+def serve(host, port, models, device, precision, timeout, max_n, no_batching) -> None:
+    """Serve the web page (/) and the JSON API (/api/..., documented at /docs and /openapi.json)."""
+    import uvicorn
+
+    from ..web.app import Limits, create_app
+
+    if not _loopback(host):
+        click.echo(f"warning: listening on {host}: anyone who can reach this machine can use the "
+                   "server (there is no authentication)", err=True)
+    named = dict(_named(m) for m in models) if models else None
+    app = create_app(named, Limits(max_n=max_n, timeout_s=timeout, batching=not no_batching),
+                     device=device, precision=precision)
+    click.echo(f"lstmkit: serving {', '.join(app.state.models)} on http://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _named(model: str) -> tuple[str, str]:
+    """NAME=DIR -> (NAME, DIR); a bundled name or a folder names itself by its last part."""
+    if "=" in model:
+        name, _, where = model.partition("=")
+        if not name or not where:
+            raise LstmkitError(f"--model {model}: expected NAME=DIR")
+        return name, where
+    return model.rstrip("/").split("/")[-1] or model, model
+
+
+def _loopback(host: str) -> bool:
+    if host in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

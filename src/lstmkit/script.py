@@ -1,0 +1,33 @@
+"""Simplified or traditional characters for what lstmkit shows (OpenCC).
+
+The models write simplified characters; ``to_script(text, "traditional")`` converts a
+poem phrase by phrase (OpenCC ``s2t``), so 发 becomes 發 or 髮 as the words around it say.
+A character streamed before its poem is whole is converted alone; the finished poem's text
+is the one to keep.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .errors import LstmkitError
+
+SCRIPTS = ("simplified", "traditional")
+
+
+@lru_cache(maxsize=1)
+def _s2t():
+    import opencc  # a declared dependency; imported only when a conversion is asked for
+
+    return opencc.OpenCC("s2t").convert
+
+
+def check_script(script: str) -> str:
+    if script not in SCRIPTS:
+        raise LstmkitError(f"script must be one of {', '.join(SCRIPTS)} (got '{script}')")
+    return script
+
+
+def to_script(text: str, script: str = "simplified") -> str:
+    """``text`` in ``script``: unchanged for simplified, OpenCC s2t for traditional."""
+    return _s2t()(text) if check_script(script) == "traditional" else text

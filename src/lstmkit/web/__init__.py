@@ -1,0 +1,1 @@
+"""The HTTP API and web page (``lstmkit serve``): ``create_app`` in ``app.py``."""

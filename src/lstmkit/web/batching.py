@@ -1,0 +1,104 @@
+"""Micro-batching: poem requests that decode alike share one decoding pass.
+
+A batched pass of 16 poems costs little more than one poem on a CPU, because each step is
+a matrix product whose weights are read once for every row. Requests whose settings agree
+(model, form, tune, opening, fixed characters, sampling; see ``app.batch_key``) and that
+carry no seed wait up to ``window_s`` for company; the worker thread then takes every
+request of that key still waiting (up to ``max_poems``), writes all their poems in one call
+and hands each request its share. A request with a seed runs alone, so a seed always gives
+the same poem. One worker thread decodes at a time: torch already uses the cores within a
+step, and the queue forms where it should, before the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Pending:
+    n: int
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class Batcher:
+    """``await submit(key, n)`` -> the ``n`` results of ``run(key, total)`` that fall to it."""
+
+    run: Callable[[Hashable, int], list]
+    executor: ThreadPoolExecutor
+    window_s: float = 0.01
+    max_poems: int = 64
+    enabled: bool = True
+    _pending: dict[Hashable, list[_Pending]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def submit(self, key: Hashable, n: int) -> list:
+        loop = asyncio.get_running_loop()
+        if not self.enabled:
+            return await loop.run_in_executor(self.executor, self.run, key, n)
+        future = loop.create_future()
+        with self._lock:
+            self._pending.setdefault(key, []).append(_Pending(n, future, loop))
+        await asyncio.sleep(self.window_s)  # let others with this key join
+        loop.run_in_executor(self.executor, self._work, key)
+        return await future
+
+    def _take(self, key: Hashable) -> list[_Pending]:
+        """The waiting requests of ``key`` that fit one pass (at least one); timed-out ones
+        are dropped."""
+        with self._lock:
+            waiting = [p for p in self._pending.get(key, []) if not p.future.done()]
+            taken, total = [], 0
+            for p in waiting:
+                if taken and total + p.n > self.max_poems:
+                    break
+                taken.append(p)
+                total += p.n
+            rest = waiting[len(taken):]
+            if rest:
+                self._pending[key] = rest
+            else:
+                self._pending.pop(key, None)
+            return taken
+
+    def _work(self, key: Hashable) -> None:
+        """In the worker thread: one pass for whatever of ``key`` is waiting (nothing when
+        an earlier pass took it all)."""
+        taken = self._take(key)
+        if not taken:
+            return
+        try:
+            results = self.run(key, sum(p.n for p in taken))
+        except BaseException as exc:  # every waiting request learns why
+            for p in taken:
+                p.loop.call_soon_threadsafe(_settle, p.future, None, exc)
+            return
+        for p, mine in zip(taken, deal(results, [p.n for p in taken])):
+            p.loop.call_soon_threadsafe(_settle, p.future, mine, None)
+
+
+def deal(results: list, wants: list[int]) -> list[list]:
+    """``results`` (best first) dealt round the requests like cards, each to its count in
+    ``wants``, so no request gets only the worst."""
+    hands: list[list] = [[] for _ in wants]
+    items = iter(results)
+    while any(len(h) < w for h, w in zip(hands, wants)):
+        for hand, want in zip(hands, wants):
+            if len(hand) < want:
+                hand.append(next(items))
+    return hands
+
+
+def _settle(future: asyncio.Future, result, error: BaseException | None) -> None:
+    if future.done():  # timed out meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
