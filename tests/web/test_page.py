@@ -8,9 +8,16 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
+
+from lstmkit.tasks.lm import save_model
+from lstmkit.web.app import create_app
+
+from conftest import verse_generator
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).is_file():
@@ -18,12 +25,6 @@ if not Path(CHROMIUM).is_file():
                 allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="the browser tests need playwright (pip install playwright)")
-uvicorn = pytest.importorskip("uvicorn", reason="the browser tests need uvicorn")
-
-from lstmkit.tasks.lm import save_model  # noqa: E402
-from lstmkit.web.app import create_app  # noqa: E402
-
-from conftest import verse_generator  # noqa: E402
 
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -31,13 +32,9 @@ TIMEOUT_MS = 30_000  # generous for a loaded 2-core machine; a passing test take
 LINE_TEXTS = "els => els.map(e => e.dataset.text)"
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
-    """The page and API on 127.0.0.1, both models being one untrained verse model."""
-    generator = verse_generator()
-    folder = tmp_path_factory.mktemp("web") / "verse"
-    save_model(folder, generator.model, generator.vocab, {})
-    app = create_app(models={"tang": folder, "songci": folder})
+@contextmanager
+def serving(app):
+    """Run ``app`` with uvicorn on a free port of 127.0.0.1 in a thread; yields its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -48,9 +45,21 @@ def server_url(tmp_path_factory):
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    """The page and API over one untrained verse model as both tang and songci."""
+    generator = verse_generator()
+    folder = tmp_path_factory.mktemp("web") / "verse"
+    save_model(folder, generator.model, generator.vocab, {})
+    with serving(create_app(models={"tang": folder, "songci": folder})) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -61,26 +70,28 @@ def browser():
         launched.close()
 
 
-def open_page(browser, url, width=1000, height=900):
-    """A fresh tab on the page, its choices loaded; script errors are collected in ``errors``."""
+@contextmanager
+def open_tab(browser, url, width=1000, height=900):
+    """A fresh tab on the page with its choices loaded; fails if the page's script threw."""
     context = browser.new_context(viewport={"width": width, "height": height})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto(url)
-    page.wait_for_selector("body[data-ready='true']")
-    return page
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(url)
+        page.wait_for_selector("body[data-ready='true']")
+        yield page
+    finally:
+        context.close()
+    assert errors == [], f"script errors on the page: {errors}"
 
 
 @pytest.fixture
 def page(browser, server_url):
-    tab = open_page(browser, server_url)
-    yield tab
-    errors = tab.errors
-    tab.context.close()
-    assert errors == [], f"script errors on the page: {errors}"
+    with open_tab(browser, server_url) as tab:
+        yield tab
 
 
 def write_poem(page, form="七绝", seed=1, **fields):
@@ -115,6 +126,9 @@ def test_acrostic_poem_is_drawn_character_by_character(page):
                 window.redraws += records.filter(r => r.target === poem).length;
         }).observe(poem, {childList: true});
     }""")
+    forms = page.eval_on_selector_all("#form option", "els => els.map(e => e.value)")
+    assert forms == ["五绝", "七绝", "五律", "七律", "ci"]  # tang's forms, then songci's
+    assert page.is_hidden("#tune")
     assert write_poem(page, acrostic="春夏秋冬") == "done"
     lines = shown_lines(page)
     assert [len(line) for line in lines] == [7, 7, 7, 7]
@@ -204,34 +218,36 @@ def test_errors_are_shown_in_words(page):
 
 
 def test_phone_screen(browser, server_url):
-    page = open_page(browser, server_url, width=390, height=844)
-    width = "document.scrollingElement.scrollWidth"
-    assert page.evaluate(width) <= 390
-    box = page.locator("#write").bounding_box()
-    assert page.is_visible("#write") and box["y"] + box["height"] <= 844
-    fields = [page.locator(f"#{name}").bounding_box() for name in ("form", "acrostic", "start")]
-    assert fields[0]["y"] < fields[1]["y"] < fields[2]["y"]  # stacked in one column
+    with open_tab(browser, server_url, width=390, height=844) as page:
+        width = "document.scrollingElement.scrollWidth"
+        assert page.evaluate(width) <= 390
+        box = page.locator("#write").bounding_box()
+        assert page.is_visible("#write") and box["y"] + box["height"] <= 844
+        fields = [page.locator(f"#{name}").bounding_box() for name in ("form", "acrostic", "start")]
+        assert fields[0]["y"] < fields[1]["y"] < fields[2]["y"]  # stacked in one column
 
-    assert write_poem(page, form="七律") == "done"
-    page.check("#show-tones")
-    assert page.evaluate(width) <= 390
-    page.check("#vertical")
-    assert page.eval_on_selector("#poem", "e => getComputedStyle(e).writingMode") == "vertical-rl"
-    first, second = (page.locator(f"#poem .poem-line[data-line='{i}']").bounding_box() for i in (0, 1))
-    assert first["x"] > second["x"]  # lines run right to left
-    assert page.evaluate(width) <= 390
-    assert page.errors == []
-    page.context.close()
+        assert write_poem(page, form="七律") == "done"
+        page.check("#show-tones")
+        assert page.evaluate(width) <= 390
+        page.check("#vertical")
+        assert page.eval_on_selector("#poem", "e => getComputedStyle(e).writingMode") == "vertical-rl"
+        first, second = (page.locator(f"#poem .poem-line[data-line='{i}']").bounding_box() for i in (0, 1))
+        assert first["x"] > second["x"]  # lines run right to left
+        assert page.evaluate(width) <= 390
 
 
-def test_screenshot_of_a_poem_with_tone_marks(page, tmp_path):
-    assert write_poem(page, acrostic="春夏秋冬", seed=7) == "done"
-    assert page.is_hidden("#poem rt")
-    page.check("#show-tones")
-    page.check("#show-rhymes")
-    assert page.locator("#poem rt:visible").count() == 28
-    page.click("#poem .poem-line[data-line='0']")
-    target = Path(os.environ.get("LSTMKIT_SCREENSHOT") or tmp_path / "web-page.png")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target), full_page=True)
-    assert target.stat().st_size > 10_000
+def test_screenshot_of_a_poem_with_tone_marks(browser, tmp_path):
+    """The shipped Tang model writes it, so the picture shows real verse."""
+    with serving(create_app(models={"tang": "tang"})) as url, open_tab(browser, url) as page:
+        assert write_poem(page, acrostic="春夏秋冬", seed=7) == "done"
+        assert [line[0] for line in shown_lines(page)] == list("春夏秋冬")
+        assert page.is_hidden("#poem rt")
+        page.check("#show-tones")
+        page.check("#show-rhymes")
+        assert page.locator("#poem rt:visible").count() == 28
+        assert page.locator("#poem .rhyme").count() >= 2  # a 七绝 rhymes at least lines 2 and 4
+        page.click("#poem .poem-line[data-line='0']")
+        target = Path(os.environ.get("LSTMKIT_SCREENSHOT") or tmp_path / "web-page.png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target), full_page=True)
+        assert target.stat().st_size > 10_000
