@@ -1,20 +1,11 @@
-/* The page's behaviour: fill the controls from the API, stream a poem character by character
-   from POST /api/poems/stream, lay it out with its tone marks and rhymes, lock lines and
-   rewrite the others, copy, and the Check tab (POST /api/check). No framework, no build. */
-"use strict";
+/* The page: fill the controls from the API, stream a poem character by character from
+   POST /api/poems/stream, show it with its tone marks and rhymes, lock lines and rewrite the
+   others, copy; tabs between Write and Check (check.js). ES modules, no build step. */
 
-const $ = (selector) => document.querySelector(selector);
-
-// Full-width and ASCII marks that end or split a line; everything else is a character.
-const PUNCTUATION = new Set(Array.from("，。、？！；：,.?!;:·…「」『』“”‘’（）() \n\r\t　"));
-
-// The words each request field is shown with in an error message.
-const FIELD_LABELS = {
-  form: "体裁 form", tune: "词牌 tune", acrostic: "藏头 acrostic", start: "首句 opening line",
-  template: "格式 template", temperature: "温度 temperature", seed: "种子 seed",
-  script: "字形 script", lines: "锁定的句 locked lines", n: "数量 n", top_k: "top_k",
-  top_p: "top_p", rhyme: "韵 rhyme", text: "诗 poem", tones: "平仄 tones",
-};
+import { ApiError, FIELD_LABELS, api, messagesOf, readEvents } from "./api.js";
+import { setUpCheck } from "./check.js";
+import { $, option, optionalText, showError } from "./dom.js";
+import { byRows, checkNotes, renderRows, textRows } from "./poem.js";
 
 const FORM_LABELS = { ci: "词 Ci" };
 
@@ -29,235 +20,6 @@ const write = {
   busy: false,
 };
 
-/* ---------- errors ---------- */
-
-/** A field's place in a 422 ``loc`` in words: ``["body", "lines", 2]`` -> "锁定的句 locked lines [3]". */
-function fieldName(loc) {
-  const parts = (loc || []).filter((part) => part !== "body");
-  if (!parts.length) return "请求 request";
-  const [field, ...rest] = parts;
-  const label = FIELD_LABELS[field] || String(field);
-  return rest.length ? `${label} ${rest.map((p) => (typeof p === "number" ? `[${p + 1}]` : p)).join(" ")}` : label;
-}
-
-/** The sentences to show for a failed response: one per problem the server named. */
-function errorMessages(status, statusText, body) {
-  const detail = body && body.detail;
-  if (Array.isArray(detail)) {
-    return detail.map((item) => `${fieldName(item.loc)}: ${item.msg || "invalid value"}`);
-  }
-  const said = typeof detail === "string" ? detail : "";
-  if (status === 413) return [`请求太大 Request too large${said ? `: ${said}` : ""}`];
-  if (status === 503) return [`超时 The server ran out of time${said ? `: ${said}` : ""}`];
-  if (said) return [said];
-  return [`服务器错误 Server error ${status}${statusText ? ` ${statusText}` : ""}`];
-}
-
-/** Show ``messages`` (a list of sentences) in an error box, or hide it for none. */
-function showError(box, messages) {
-  box.replaceChildren(...messages.map((message) => {
-    const line = document.createElement("p");
-    line.textContent = message;
-    return line;
-  }));
-  box.hidden = messages.length === 0;
-}
-
-/** An error thrown by ``api`` that already carries the sentences to show. */
-class ApiError extends Error {
-  constructor(messages) {
-    super(messages.join("; "));
-    this.messages = messages;
-  }
-}
-
-function messagesOf(error) {
-  if (error instanceof ApiError) return error.messages;
-  if (error instanceof TypeError) return [`无法连接服务器 Cannot reach the server: ${error.message}`];
-  return [`出错了 Something went wrong: ${error.message}`];
-}
-
-/** The response to a request, or an ApiError that says in words what went wrong. */
-async function api(path, body) {
-  const options = body === undefined ? {} : {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  };
-  const response = await fetch(path, options);
-  if (response.ok) return response;
-  let parsed = null;
-  try {
-    parsed = await response.json();
-  } catch {
-    // not JSON: the status line alone says what happened
-  }
-  throw new ApiError(errorMessages(response.status, response.statusText, parsed));
-}
-
-/* ---------- server-sent events over fetch (EventSource cannot POST) ---------- */
-
-/** Call ``onEvent(name, data)`` for each event of a text/event-stream response body. */
-async function readEvents(response, onEvent) {
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  let name = "message";
-  let data = [];
-  const dispatch = () => {
-    if (data.length) onEvent(name, data.join("\n"));
-    name = "message";
-    data = [];
-  };
-  const takeLine = (line) => {
-    if (line === "") return dispatch();
-    if (line.startsWith(":")) return undefined;  // a comment (keep-alive)
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? "" : line.slice(colon + 1);
-    if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "event") name = value;
-    else if (field === "data") data.push(value);
-    return undefined;
-  };
-  for (;;) {
-    const { value, done } = await reader.read();
-    buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
-    for (;;) {
-      const end = /\r\n|\r|\n/.exec(buffer);
-      // A lone \r at the end may be the first half of \r\n: wait for the next chunk.
-      if (!end || (end[0] === "\r" && end.index === buffer.length - 1 && !done)) break;
-      takeLine(buffer.slice(0, end.index));
-      buffer = buffer.slice(end.index + end[0].length);
-    }
-    if (done) {
-      if (buffer) takeLine(buffer);
-      dispatch();
-      return;
-    }
-  }
-}
-
-/* ---------- laying out a poem ---------- */
-
-/** A poem's text as rows (one per line: each mark ends one) of characters, and per row the
-    marks after each character: ``{rows, marks}``. The stream numbers its lines the same way. */
-function textRows(text) {
-  const rows = [];
-  const marks = [];
-  let open = false;  // whether the last row is still being filled
-  for (const c of Array.from(text || "")) {
-    if (PUNCTUATION.has(c)) {
-      if (rows.length && c.trim()) marks[marks.length - 1][marks[marks.length - 1].length - 1] += c;
-      open = false;
-    } else {
-      if (!open) {
-        rows.push([]);
-        marks.push([]);
-        open = true;
-      }
-      rows[rows.length - 1].push(c);
-      marks[marks.length - 1].push("");
-    }
-  }
-  return { rows, marks };
-}
-
-/** Per character of the checked poem, in reading order: {tone, rhyme, fault}. */
-function checkNotes(check) {
-  const lines = (check && check.lines) || [];
-  const starts = [];
-  const notes = [];
-  for (const line of lines) {
-    starts.push(notes.length);
-    const tones = Array.from(line.tones || "");
-    Array.from(line.text || "").forEach((_, i) => notes.push({ tone: tones[i] || "", rhyme: "", fault: "" }));
-  }
-  const lineEnd = (number) => {
-    const index = number - 1;
-    return index >= 0 && index < lines.length ? starts[index] + Array.from(lines[index].text || "").length - 1 : -1;
-  };
-  for (const rhyme of (check && check.rhymes) || []) {
-    const at = lineEnd(rhyme.line);
-    if (notes[at]) notes[at].rhyme = "韵";
-  }
-  for (const set of (check && check.rhyme_sets) || []) {
-    for (const number of set.lines || []) {
-      const at = lineEnd(number);
-      if (notes[at]) notes[at].rhyme = set.set || "韵";
-    }
-  }
-  for (const violation of (check && check.violations) || []) {
-    const index = (violation.line || 0) - 1;
-    if (index < 0 || index >= lines.length || !violation.position) continue;
-    const note = notes[starts[index] + violation.position - 1];
-    if (note) note.fault = [note.fault, violation.message].filter(Boolean).join("\n");
-  }
-  return notes;
-}
-
-/** Split ``flat`` (one entry per character of the poem) into rows of ``rows``' lengths. */
-function byRows(rows, flat, blank) {
-  let at = 0;
-  return rows.map((row) => row.map(() => (at < flat.length ? flat[at++] : blank)));
-}
-
-/** One character as a ruby (the tone mark is its annotation) with its rhyme and faults. */
-function characterElement(char, note) {
-  const ruby = document.createElement("ruby");
-  ruby.className = "ch";
-  ruby.append(char || "　");
-  if (note && note.tone) {
-    ruby.dataset.tone = note.tone;
-    const mark = document.createElement("rt");
-    mark.textContent = note.tone;
-    ruby.append(mark);
-  }
-  if (note && note.rhyme) {
-    ruby.classList.add("rhyme");
-    ruby.dataset.rhyme = note.rhyme;
-    ruby.title = `韵脚 rhyme${note.rhyme === "韵" ? "" : ` ${note.rhyme}`}`;
-  }
-  if (note && note.fault) {
-    ruby.classList.add("fault");
-    ruby.title = note.fault;
-  }
-  return ruby;
-}
-
-/** Fill ``container`` with one ``.poem-line`` per row; ``lockable`` rows are toggle buttons. */
-function renderRows(container, rows, marks, notes, { lockable = false, locked = new Set() } = {}) {
-  const lines = rows.map((row, i) => {
-    const line = document.createElement(lockable ? "button" : "div");
-    line.className = "poem-line";
-    line.dataset.line = String(i);
-    line.dataset.text = row.map((c) => c || "").join("");
-    row.forEach((char, j) => {
-      line.append(characterElement(char, notes[i] && notes[i][j]));
-      const mark = marks[i] && marks[i][j];
-      if (mark) {
-        const span = document.createElement("span");
-        span.className = "mark";
-        span.textContent = mark;
-        line.append(span);
-      }
-    });
-    line.classList.toggle("locked", locked.has(i));
-    if (lockable) {
-      line.type = "button";
-      line.setAttribute("aria-pressed", locked.has(i) ? "true" : "false");
-      line.title = locked.has(i) ? "已锁定，点击解锁 Locked: click to unlock" : "点击锁定 Click to lock this line";
-      const badge = document.createElement("span");
-      badge.className = "lock-badge";
-      badge.textContent = "锁";
-      badge.setAttribute("aria-hidden", "true");
-      line.append(badge);
-    }
-    return line;
-  });
-  container.replaceChildren(...lines);
-}
-
 /* ---------- the Write tab ---------- */
 
 function renderPoem() {
@@ -270,12 +32,6 @@ function renderPoem() {
 
 function tuneValue() {
   return $("#form").value === "ci" ? $("#tune").value || null : null;
-}
-
-/** The text of a field, or null for an empty one. */
-function optionalText(id) {
-  const value = $(id).value.trim();
-  return value === "" ? null : value;
 }
 
 /** The POST body for the current controls; ``lines`` for a rewrite around locked lines. */
@@ -450,112 +206,6 @@ function setView() {
   poem.classList.toggle("vertical", $("#vertical").checked);
 }
 
-/* ---------- the Check tab ---------- */
-
-function definitionList(pairs) {
-  const list = document.createElement("dl");
-  list.className = "summary";
-  for (const [term, value] of pairs) {
-    if (value === null || value === undefined || value === "") continue;
-    const dt = document.createElement("dt");
-    dt.textContent = term;
-    const dd = document.createElement("dd");
-    dd.textContent = value;
-    dd.dataset.field = term.split(" ").pop().toLowerCase();
-    list.append(dt, dd);
-  }
-  return list;
-}
-
-function section(title, className, items) {
-  if (!items.length) return null;
-  const wrap = document.createElement("section");
-  wrap.className = className;
-  const heading = document.createElement("h3");
-  heading.textContent = title;
-  const list = document.createElement("ul");
-  list.append(...items.map((text) => {
-    const item = document.createElement("li");
-    item.textContent = text;
-    return item;
-  }));
-  wrap.append(heading, list);
-  return wrap;
-}
-
-function renderCheck({ check, report }) {
-  const result = $("#check-result");
-  const verdict = check.ok ? "合律 follows the form" : `不合 ${(check.violations || []).length} rule(s) broken`;
-  const summary = definitionList([
-    ["体裁 Form", check.form || "未知 unknown"],
-    ["格律 Pattern", check.pattern],
-    ["韵部 Rhyme", check.rhyme_group],
-    ["结论 Verdict", verdict],
-  ]);
-  const lines = check.lines || [];
-  const poem = document.createElement("div");
-  poem.className = "poem tones-on rhymes-on";
-  poem.id = "check-poem";
-  const rows = lines.map((line) => Array.from(line.text || ""));
-  const marks = lines.map((line, i) => rows[i].map((_, j) => (j === rows[i].length - 1 ? line.mark || "" : "")));
-  renderRows(poem, rows, marks, byRows(rows, checkNotes(check), null));
-  const sets = (check.rhyme_sets || []).map((set) =>
-    `${set.set || ""} ${set.tone || ""} ${set.part || ""}: 第 ${(set.lines || []).join("、")} 句 lines ${(set.lines || []).join(", ")}`.trim());
-  const violations = (check.violations || []).map((v) =>
-    `${v.line ? `第${v.line}句` : ""}${v.position ? `第${v.position}字` : ""} [${v.rule}] ${v.message}`.trim());
-  const couplets = (check.couplets || []).map((c) =>
-    `第 ${(c.lines || []).join("、")} 句 lines ${(c.lines || []).join("+")}: ${c.parallel ? "对仗 parallel" : "不对仗 not parallel"}${typeof c.score === "number" ? ` (${c.score.toFixed(2)})` : ""}`);
-  const parts = [
-    summary,
-    poem,
-    section("韵 Rhyme sets", "rhyme-sets", sets),
-    section("不合之处 Violations", "violations", violations),
-    section("对仗 Couplets", "couplets", couplets),
-    section("附注 Notes", "notes", check.notes || []),
-    section("其他词牌 Other tunes of this shape", "other-tunes", (check.other_tunes || []).map(String)),
-  ];
-  const reportBlock = document.createElement("details");
-  reportBlock.className = "report";
-  reportBlock.open = true;
-  const caption = document.createElement("summary");
-  caption.textContent = "报告 Report";
-  const pre = document.createElement("pre");
-  pre.id = "check-report";
-  pre.textContent = report || "";
-  reportBlock.append(caption, pre);
-  parts.push(reportBlock);
-  result.replaceChildren(...parts.filter(Boolean));
-}
-
-async function runCheck(event) {
-  event.preventDefault();
-  const box = $("#check-error");
-  const text = $("#check-text").value.trim();
-  if (!text) {
-    showError(box, [`${FIELD_LABELS.text}: 请先贴上一首诗 paste a poem first`]);
-    return;
-  }
-  const form = $("#check-form-name").value || null;
-  const body = {
-    text,
-    form: form === "ci" ? null : form,
-    tune: form === "ci" ? optionalText("#check-tune") : null,
-    tones: $("#check-tones").value,
-  };
-  const button = $("#check-run");
-  button.disabled = true;
-  try {
-    const response = await api("/api/check", body);
-    showError(box, []);
-    renderCheck(await response.json());
-  } catch (error) {
-    showError(box, messagesOf(error));
-    $("#check-result").replaceChildren();
-  } finally {
-    button.disabled = false;
-  }
-}
-
 /* ---------- tabs and start-up ---------- */
 
 function selectTab(tab) {
@@ -573,13 +223,6 @@ function onTabKey(event) {
   const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
   if (!step) return;
   selectTab(tabs[(tabs.indexOf(event.target.closest('[role="tab"]')) + step + tabs.length) % tabs.length]);
-}
-
-function option(value, label) {
-  const element = document.createElement("option");
-  element.value = value;
-  element.textContent = label;
-  return element;
 }
 
 async function loadChoices() {
@@ -609,10 +252,7 @@ function start() {
   $("#form").addEventListener("change", onFormChange);
   $("#tune").addEventListener("change", renderPoem);
   for (const id of ["#show-tones", "#show-rhymes", "#vertical"]) $(id).addEventListener("change", setView);
-  $("#check-form-name").addEventListener("change", () => {
-    $("#check-tune-field").hidden = $("#check-form-name").value !== "ci";
-  });
-  $("#check-form").addEventListener("submit", runCheck);
+  setUpCheck();
   for (const tab of document.querySelectorAll('[role="tab"]')) {
     tab.addEventListener("click", () => selectTab(tab));
     tab.addEventListener("keydown", onTabKey);
