@@ -22,6 +22,18 @@ def _s2t():
     return opencc.OpenCC("s2t").convert
 
 
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s").convert
+
+
+def to_simplified(text: str | None) -> str | None:
+    """A reader's text (a locked line shown in traditional characters) as the models write it."""
+    return _t2s()(text) if text else text
+
+
 def check_script(script: str) -> str:
     if script not in SCRIPTS:
         raise LstmkitError(f"script must be one of {', '.join(SCRIPTS)} (got '{script}')")

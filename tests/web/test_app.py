@@ -165,3 +165,12 @@ def test_concurrent_requests_share_a_pass(verse_model_dir):
 
 def test_deal_hands_out_best_first_round_the_table():
     assert deal(list("abcdef"), [3, 1, 2]) == [["a", "d", "f"], ["b"], ["c", "e"]]
+
+
+def test_a_locked_line_shown_in_traditional_is_read_back(client):
+    # the page locks what it shows; the model writes simplified characters
+    response = client.post("/api/poems", json={"form": "五绝", "seed": 6, "script": "traditional",
+                                               "lines": ["風吹雲外樹", None, None, None]})
+    assert response.status_code == 200, response.text
+    poem = response.json()["poems"][0]
+    assert len(poem["lines"]) == 4 and poem["lines"][0] == "風吹雲外樹"

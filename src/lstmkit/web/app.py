@@ -30,8 +30,8 @@ from ..poetry.constraint import FormConstraint
 from ..poetry.forms import FORMS, tunes
 from ..poetry.request import PoemRequest, poem_generator, write_poems
 from ..poetry.stream import stream_poem
-from ..sample import Generator, SampleConfig, poem_lines
-from ..script import to_script
+from ..sample import Generator, SampleConfig
+from ..script import to_script, to_simplified
 from .batching import Batcher
 from .schemas import CheckBody, PoemBody, WriteBody
 
@@ -230,11 +230,13 @@ def _poem_request(body: PoemBody, served: Mapping[str, Served], limits: Limits
     if not served[name].poems:
         raise FieldError("model", f"model '{name}' was not trained on poems; use /api/write")
     vocab = served[name].generator.vocab
+    simple = to_simplified  # the models write simplified: a reader's traditional text is read so
     try:
         request = PoemRequest.make(form=body.form, tune=body.tune if body.form == "ci" else None,
-                                   tones=body.tones, rhyme=body.rhyme, acrostic=body.acrostic,
-                                   start=body.start or "", refine=body.refine,
-                                   template=body.template, lines=body.lines)
+                                   tones=body.tones, rhyme=body.rhyme,
+                                   acrostic=simple(body.acrostic), start=simple(body.start) or "",
+                                   refine=body.refine, template=simple(body.template),
+                                   lines=[simple(line) for line in body.lines] if body.lines else None)
         # built once here so that what it refuses is named before any writing starts
         FormConstraint(vocab, request.form, request.tones, request.rhyme, request.acrostic,
                        request.start, fixed=dict(request.fixed))
@@ -245,12 +247,12 @@ def _poem_request(body: PoemBody, served: Mapping[str, Served], limits: Limits
 
 def _field_of(message: str, body: PoemBody) -> str:
     """The field a refusal of the poem library is about, by what it names."""
+    if "fixed" in message and "acrostic" not in message:
+        return "template" if body.template else "lines"
     for word, field in (("acrostic", "acrostic"), ("opening", "start"), ("template", "template"),
                         ("lock", "lines"), ("rhyme", "rhyme"), ("group", "rhyme"), ("part", "rhyme")):
         if word in message:
             return field
-    if "fixed" in message:
-        return "template" if body.template else "lines"
     return "form"
 
 
@@ -262,7 +264,7 @@ def _poem(text: str, request: PoemRequest, script: str) -> dict:
             line["text"] = to_script(line["text"], script)
         check["rhymes"] = [{**r, "char": to_script(r["char"], script)} for r in check["rhymes"]]
     shown = to_script(text, script)
-    return {"text": shown, "lines": poem_lines(shown), "check": check}
+    return {"text": shown, "lines": [line["text"] for line in check["lines"]], "check": check}
 
 
 def _late_message(limits: Limits) -> str:
