@@ -76,6 +76,12 @@ class PoemRequest:
     def check(self, text: str) -> CheckResult:
         return check_poem(text, tones=self.tones, form=self.form, rhyme=self.rhyme)
 
+    def constraint(self, vocab: Vocab, rules: Sequence[Rule] = ()) -> FormConstraint:
+        """The mask that writes this request's form, opening and fixed characters (a form
+        is needed); building it is also how what the request asks is validated."""
+        return FormConstraint(vocab, self.form, self.tones, self.rhyme, self.acrostic, self.start,
+                              rules=rules, fixed=dict(self.fixed))
+
     def rules(self, vocab: Vocab) -> list[Rule]:
         """The decoding rules beyond the form that this request writes under: stutters and
         runaway reuse are always banned; refined, reuse also costs and 律诗 couplets pair."""
@@ -115,9 +121,7 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
         return generator.generate_finished(request.start, n, config, hook)
     kept: dict[str, Sample] = {}
     for round_ in range(request.rounds):
-        constraint = FormConstraint(generator.vocab, request.form, request.tones, request.rhyme,
-                                    request.acrostic, request.start, rules=rules,
-                                    fixed=dict(request.fixed))
+        constraint = request.constraint(generator.vocab, rules)
         seed = None if config.seed is None else config.seed + round_
         rows = max(1, n - len(kept)) * request.candidates
         samples = generator.generate(request.start, rows,

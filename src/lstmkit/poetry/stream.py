@@ -17,10 +17,11 @@ import torch
 
 from ..errors import LstmkitError
 from ..sample import Generator, Sample, SampleConfig
+from .check import CLAUSE_END, SENTENCE_END
 from .constraint import FormConstraint
 from .request import PoemRequest
 
-MARKS = "，。、？！；"
+MARKS = SENTENCE_END + CLAUSE_END
 
 
 def stream_poem(generator: Generator, request: PoemRequest, config: SampleConfig,
@@ -34,9 +35,7 @@ def stream_poem(generator: Generator, request: PoemRequest, config: SampleConfig
     rules = request.rules(generator.vocab)
     vocab = generator.vocab
     for round_ in range(request.rounds * request.candidates):
-        constraint = FormConstraint(vocab, request.form, request.tones, request.rhyme,
-                                    request.acrostic, request.start, rules=rules,
-                                    fixed=dict(request.fixed))
+        constraint = request.constraint(vocab, rules)
         watch = _Watch(constraint, vocab.tokens, on_char)
         for char in request.start:
             watch.report(char)

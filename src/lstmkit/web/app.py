@@ -26,7 +26,6 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import LstmkitError
 from ..poetry.check import check_poem, format_report
-from ..poetry.constraint import FormConstraint
 from ..poetry.forms import FORMS, tunes
 from ..poetry.request import PoemRequest, poem_generator, write_poems
 from ..poetry.stream import stream_poem
@@ -179,8 +178,7 @@ def create_app(models: Mapping[str, object] | None = None, limits: Limits | None
 
     @app.post("/api/check")
     async def check(body: CheckBody):
-        if body.tune and body.tune not in tunes():
-            raise FieldError("tune", f"unknown tune '{body.tune}' (GET /api/tunes)")
+        _known_tune(body.tune)
         result = check_poem(body.text, tones=body.tones, form=body.form, rhyme=body.rhyme, tune=body.tune)
         return {"check": result.to_dict(), "report": format_report(result)}
 
@@ -213,6 +211,11 @@ def _model_name(asked: str | None, form: str | None, served: Mapping[str, Served
     return next(iter(served))
 
 
+def _known_tune(tune: str | None) -> None:
+    if tune and tune not in tunes():
+        raise FieldError("tune", f"unknown tune '{tune}' (GET /api/tunes)")
+
+
 def _sampling(body, max_len: int = 256) -> SampleConfig:
     return SampleConfig(temperature=body.temperature, top_k=body.top_k, top_p=body.top_p,
                         max_len=max_len, seed=body.seed)
@@ -224,8 +227,7 @@ def _poem_request(body: PoemBody, served: Mapping[str, Served], limits: Limits
         raise FieldError("n", f"at most {limits.max_n} poems per request")
     if body.form == "ci" and not body.tune:
         raise FieldError("tune", "form ci needs a tune (GET /api/tunes)")
-    if body.tune and body.tune not in tunes():
-        raise FieldError("tune", f"unknown tune '{body.tune}' (GET /api/tunes)")
+    _known_tune(body.tune)
     name = _model_name(body.model, body.form, served)
     if not served[name].poems:
         raise FieldError("model", f"model '{name}' was not trained on poems; use /api/write")
@@ -237,9 +239,7 @@ def _poem_request(body: PoemBody, served: Mapping[str, Served], limits: Limits
                                    acrostic=simple(body.acrostic), start=simple(body.start) or "",
                                    refine=body.refine, template=simple(body.template),
                                    lines=[simple(line) for line in body.lines] if body.lines else None)
-        # built once here so that what it refuses is named before any writing starts
-        FormConstraint(vocab, request.form, request.tones, request.rhyme, request.acrostic,
-                       request.start, fixed=dict(request.fixed))
+        request.constraint(vocab)  # built once here, so what it refuses is named before writing
     except LstmkitError as exc:
         raise FieldError(_field_of(str(exc), body), str(exc)) from exc
     return name, request, _sampling(body)

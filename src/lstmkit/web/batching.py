@@ -2,7 +2,7 @@
 
 A batched pass of 16 poems costs little more than one poem on a CPU, because each step is
 a matrix product whose weights are read once for every row. Requests whose settings agree
-(model, form, tune, opening, fixed characters, sampling; see ``app.batch_key``) and that
+(the key: the model's name, the ``PoemRequest`` and the ``SampleConfig``) and that
 carry no seed wait up to ``window_s`` for company; the worker thread then takes every
 request of that key still waiting (up to ``max_poems``), writes all their poems in one call
 and hands each request its share. A request with a seed runs alone, so a seed always gives
