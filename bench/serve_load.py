@@ -14,41 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import socket
 import statistics
-import threading
 import time
 
 import httpx
-import uvicorn
 
 from lstmkit.web.app import Limits, create_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Running:
-    """A uvicorn server in a background thread, for a ``with`` block."""
-
-    def __init__(self, app):
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+from lstmkit.web.background import running
 
 
 async def client(http: httpx.AsyncClient, form: str, requests: int, stream_share: float,
@@ -96,7 +68,7 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for batching in (True, False):
         app = create_app({"tang": "tang"}, Limits(timeout_s=args.timeout, batching=batching))
-        with Running(app) as base:
+        with running(app) as base:
             asyncio.run(load(base, 2, 1, args.form, 0.0))  # warm up
             r = asyncio.run(load(base, args.clients, args.requests, args.form, args.stream_share))
         print(f"| {'on' if batching else 'off'} | {r['requests']} | {r['seconds']:.1f} | "

@@ -41,21 +41,12 @@ def verse_generator():
 
 @pytest.fixture(scope="session")
 def verse_model_dir(tmp_path_factory):
-    """An untrained model over every character of the rhyme table (see poetry tests)."""
-    import torch
-
-    from lstmkit.data.vocab import Vocab
-    from lstmkit.model import LanguageModel, ModelConfig
-    from lstmkit.poetry.prosody import default_prosody
+    """``verse_generator``'s untrained model saved as a model folder (for the CLI and server)."""
     from lstmkit.tasks.lm import save_model
 
-    torch.manual_seed(0)
-    chars = sorted({c for g in default_prosody().groups.values() for c in g.chars})
-    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", *chars])
-    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8,
-                                      layers=1, dropout=0.0, tie_weights=False))
+    generator = verse_generator()
     folder = tmp_path_factory.mktemp("verse") / "model"
-    save_model(folder, model, vocab, {})
+    save_model(folder, generator.model, generator.vocab, {})
     return folder
 
 

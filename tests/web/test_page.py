@@ -5,19 +5,13 @@ Set LSTMKIT_SCREENSHOT=docs/web-page.png to keep the screenshot of a written poe
 
 import os
 import shutil
-import socket
-import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from lstmkit.tasks.lm import save_model
 from lstmkit.web.app import create_app
-
-from conftest import verse_generator
+from lstmkit.web.background import running
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).is_file():
@@ -32,33 +26,10 @@ TIMEOUT_MS = 30_000  # generous for a loaded 2-core machine; a passing test take
 LINE_TEXTS = "els => els.map(e => e.dataset.text)"
 
 
-@contextmanager
-def serving(app):
-    """Run ``app`` with uvicorn on a free port of 127.0.0.1 in a thread; yields its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
+def server_url(verse_model_dir):
     """The page and API over one untrained verse model as both tang and songci."""
-    generator = verse_generator()
-    folder = tmp_path_factory.mktemp("web") / "verse"
-    save_model(folder, generator.model, generator.vocab, {})
-    with serving(create_app(models={"tang": folder, "songci": folder})) as url:
+    with running(create_app(models={"tang": verse_model_dir, "songci": verse_model_dir})) as url:
         yield url
 
 
@@ -238,7 +209,7 @@ def test_phone_screen(browser, server_url):
 
 def test_screenshot_of_a_poem_with_tone_marks(browser, tmp_path):
     """The shipped Tang model writes it, so the picture shows real verse."""
-    with serving(create_app(models={"tang": "tang"})) as url, open_tab(browser, url) as page:
+    with running(create_app(models={"tang": "tang"})) as url, open_tab(browser, url) as page:
         assert write_poem(page, acrostic="春夏秋冬", seed=7) == "done"
         assert [line[0] for line in shown_lines(page)] == list("春夏秋冬")
         assert page.is_hidden("#poem rt")
