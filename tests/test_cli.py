@@ -172,7 +172,7 @@ def test_tunes_and_ci(verse_model_dir):
 
 
 def test_writing_precision(tiny_model_dir):
-    for precision in ("fp32", "bf16", "auto"):
+    for precision in ("fp32", "bf16", "int8", "auto"):
         poems = json.loads(run("poem", "--model", tiny_model_dir, "-n", 2, "--seed", 1,
                                "--precision", precision, "--json").output)
         assert len(poems) == 2 and all(p["text"] for p in poems)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lstmkit.errors import LstmkitError
-from lstmkit.model import LanguageModel, ModelConfig
+from lstmkit.model import LanguageModel, ModelConfig, int8_supported
 
 N, T, E, H, V = 2, 3, 4, 5, 6
 
@@ -113,3 +113,49 @@ def test_sequence_config_errors():
         SequenceConfig(input_size=1, output_size=1, pooling="max")
     with pytest.raises(LstmkitError, match="input_size must be at least 1"):
         SequenceConfig(input_size=0, output_size=1)
+
+
+def _trained_like_lstm(seed: int = 0) -> LanguageModel:
+    torch.manual_seed(seed)
+    model = LanguageModel(ModelConfig(vocab_size=40, embedding_size=32, hidden_size=48,
+                                      layers=2, dropout=0.0))
+    with torch.no_grad():  # weights of a trained model's scale, not the init's
+        for p in model.parameters():
+            p.normal_(0, 0.2)
+    return model.eval()
+
+
+@pytest.mark.skipif(not int8_supported(), reason="int8 writing needs fbgemm (x86)")
+def test_int8_writing_is_close_to_fp32_and_scoring_runs_the_same_steps():
+    model = _trained_like_lstm()
+    tokens = torch.randint(0, 40, (8, 12))
+    with torch.inference_mode():
+        exact, _ = model(tokens)
+        model.quantize_for_writing()
+        scored, _ = model(tokens)  # forward runs step by step on the int8 path
+        state = None
+        steps = []
+        for t in range(tokens.shape[1]):
+            if state is None:
+                zeros = torch.zeros(2, 8, 48)
+                state = (zeros, zeros.clone())
+            logits, state = model.step(tokens[:, t], state)
+            steps.append(logits)
+    torch.testing.assert_close(torch.stack(steps, 1), scored)
+    p, q = exact.log_softmax(-1), scored.log_softmax(-1)
+    kl = (p.exp() * (p - q)).sum(-1).mean()
+    assert 0 < kl < 1e-3  # quantized, so not identical, but the distributions agree
+    with torch.enable_grad():  # training (grad on) always uses the fp32 weights
+        model.train()
+        again, _ = model(tokens)
+    torch.testing.assert_close(again, exact)
+
+
+def test_int8_writing_is_refused_where_it_cannot_run():
+    gru = LanguageModel(ModelConfig(vocab_size=V, cell="gru", embedding_size=E, hidden_size=H))
+    with pytest.raises(LstmkitError, match="int8 writing needs an LSTM"):
+        gru.quantize_for_writing()
+    if int8_supported():
+        half = _trained_like_lstm().to(torch.bfloat16)
+        with pytest.raises(LstmkitError, match="fp32 weights"):
+            half.quantize_for_writing()

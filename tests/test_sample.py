@@ -117,3 +117,24 @@ def test_draw_follows_the_distribution_and_never_picks_a_zero():
     counts = torch.bincount(picks, minlength=6).double() / len(picks)
     assert counts[[0, 2, 5]].tolist() == [0.0, 0.0, 0.0]
     torch.testing.assert_close(counts, probs[0].double(), atol=0.015, rtol=0)
+
+
+def test_writing_precision_auto_and_explicit():
+    from lstmkit.model import LanguageModel, ModelConfig, int8_supported
+    from lstmkit.sample import native_cpu_bf16, prepare_for_writing, writing_precision
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert writing_precision("auto", cuda) == "bf16"
+    assert writing_precision("auto", cpu) == ("int8" if int8_supported() else
+                                              "bf16" if native_cpu_bf16() else "fp32")
+    assert writing_precision("auto", cpu, "gru") == ("bf16" if native_cpu_bf16() else "fp32")
+    assert writing_precision("fp32", cuda) == "fp32"
+    with pytest.raises(LstmkitError, match="precision must be one of"):
+        writing_precision("fp8", cpu)
+    model = LanguageModel(ModelConfig(vocab_size=10, embedding_size=8, hidden_size=8))
+    if int8_supported():
+        assert prepare_for_writing(model, "int8") == "int8" and model.int8
+    assert prepare_for_writing(model, "bf16") == "bf16" and not model.int8
+    assert next(model.parameters()).dtype == torch.bfloat16
+    assert prepare_for_writing(model, "fp32") == "fp32"
+    assert next(model.parameters()).dtype == torch.float32

@@ -36,14 +36,15 @@ def model_folder(model: str | Path | None, default: str = "tang") -> Path:
 def load_for_writing(model: str | Path | None = None, device: str = "cpu",
                      precision: str = "auto", default: str = "tang"):
     """A language model (``tasks.lm.Loaded``) ready to write with: on ``device``, its
-    weights in the dtype ``precision`` picks (auto: bf16 where the hardware is fast at it).
+    weights in the precision ``precision`` picks (``sample.writing_precision``; auto: int8
+    matmuls for an LSTM on a CPU, bf16 on CUDA).
     Another task's model is refused with ``WrongTaskError``."""
     from .core.device import resolve_device
-    from .sample import writing_dtype
+    from .sample import prepare_for_writing
     from .tasks.lm import load_model
 
     loaded = load_model(model_folder(model, default), resolve_device(device))
-    loaded.model.to(writing_dtype(precision, next(loaded.model.parameters()).device))
+    prepare_for_writing(loaded.model, precision)
     return loaded
 
 

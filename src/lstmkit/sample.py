@@ -69,17 +69,49 @@ def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> t
     return logits
 
 
-def writing_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """The weight dtype to write with: ``auto`` is bf16 on CUDA and on CPUs with fast bf16
-    (oneDNN says so, e.g. AVX-512 BF16), fp32 elsewhere."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise LstmkitError(f"precision must be auto, fp32 or bf16 (got '{precision}')")
-    if precision == "auto":
-        fast = device.type == "cuda" or (
-            device.type == "cpu" and torch.backends.mkldnn.is_available()
-            and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        return torch.bfloat16 if fast else torch.float32
-    return torch.bfloat16 if precision == "bf16" else torch.float32
+WRITING_PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def writing_precision(precision: str, device: torch.device, cell: str = "lstm") -> str:
+    """What to write with: ``auto`` is bf16 on CUDA; on a CPU, int8 matmuls for an LSTM
+    where fbgemm runs them (``model.int8_supported``: held-out perplexity within 0.05% of
+    fp32, BENCHMARKS.md), else bf16 on CPUs with native bf16 arithmetic (AVX-512 BF16 or
+    AMX), else fp32. (oneDNN also runs bf16 on plain AVX-512 by converting, but there one
+    batched step is about 4 times slower than fp32.)"""
+    from .model import int8_supported
+
+    if precision not in WRITING_PRECISIONS:
+        raise LstmkitError(f"precision must be one of {', '.join(WRITING_PRECISIONS)} (got '{precision}')")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16"
+    if device.type == "cpu" and cell == "lstm" and int8_supported():
+        return "int8"
+    return "bf16" if device.type == "cpu" and native_cpu_bf16() else "fp32"
+
+
+def prepare_for_writing(model: LanguageModel, precision: str) -> str:
+    """Put ``model`` in the precision ``writing_precision`` picks; returns it."""
+    device = next(model.parameters()).device
+    chosen = writing_precision(precision, device, model.config.cell)
+    if chosen == "int8" and device.type != "cpu":
+        raise LstmkitError("int8 writing runs on the CPU (--device cpu)")
+    model.to(torch.bfloat16 if chosen == "bf16" else torch.float32)
+    model.int8 = False
+    if chosen == "int8":
+        model.quantize_for_writing()
+    return chosen
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX-512 BF16 or AMX), by torch's own CPU
+    probe; False where torch cannot say."""
+    try:
+        found = torch._C._cpu._get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        return False
+    return bool(found.get("avx512_bf16") or found.get("amx_bf16"))
 
 
 def draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -139,7 +171,7 @@ class Generator:
         """Feed the prompt ``ids`` once; return next-token logits (n, V) and the state."""
         prompt = torch.tensor([ids], device=self.device)  # (1, T)
         logits, state = self.model(prompt)
-        return logits[:, -1].float().expand(n, -1), _expand(state, n)
+        return logits[:, -1].float().expand(n, -1).contiguous(), _expand(state, n)
 
     @torch.inference_mode()
     def generate(self, start: str = "", n: int = 1, config: SampleConfig = SampleConfig(),
@@ -169,7 +201,7 @@ class Generator:
         done = torch.zeros(n, dtype=torch.bool, device=self.device)
         for _ in range(config.max_len):
             log_probs = torch.log_softmax(logits, dim=-1)  # (N, V), the model's own view
-            logits = logits.index_fill(-1, self.banned, float("-inf"))
+            logits = logits.index_fill_(-1, self.banned, float("-inf"))  # the step's own tensor
             if hook is not None:
                 logits = hook(logits, generated)
             if config.temperature == 0:
@@ -179,8 +211,8 @@ class Generator:
                 choice = draw(torch.softmax(scaled, dim=-1), gen)
             choice = choice.masked_fill(done, eos)  # finished rows idle on <eos>
             logprob += torch.where(done, 0.0, log_probs.gather(1, choice[:, None])[:, 0].double())
-            for row, token in enumerate(choice.tolist()):
-                if not done[row]:
+            for row, (token, finished) in enumerate(zip(choice.tolist(), done.tolist())):
+                if not finished:
                     generated[row].append(token)
             done |= choice == eos
             if bool(done.all()):

@@ -55,3 +55,26 @@ def test_written_poems_keep_the_fixed_characters_and_the_form():
 def test_impossible_fixed_characters_are_refused_before_writing(options, message):
     with pytest.raises(LstmkitError, match=message):
         write_poems(verse_generator(), PoemRequest.make(**options), 1, SampleConfig(seed=1))
+
+
+def test_streams_written_together_each_report_their_own_poem():
+    from lstmkit.poetry.stream import Reader, stream_poems
+
+    generator = verse_generator()
+    request = PoemRequest.make(form="五绝", start="白日")
+    seen: list[list[tuple[int, int, str]]] = [[], [], []]
+    restarts = [0, 0, 0]
+
+    def reader(i):
+        def on_restart():
+            restarts[i] += 1
+            seen[i].clear()
+        return Reader(lambda line, pos, c: seen[i].append((line, pos, c)), on_restart)
+
+    poems = stream_poems(generator, request, SampleConfig(seed=5), [reader(i) for i in range(3)])
+    for poem, got in zip(poems, seen):
+        assert check_poem(poem.text, form="五绝").ok and poem.text.startswith("白日")
+        lines = poem.text.replace("。", "，").split("，")[:4]
+        assert "".join(c for _, _, c in got) == "".join(lines)  # this reader's own characters
+        assert [(line, pos) for line, pos, _ in got] == [(a, b) for a in range(4) for b in range(5)]
+    assert len({p.text for p in poems}) == 3

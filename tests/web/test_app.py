@@ -163,6 +163,42 @@ def test_concurrent_requests_share_a_pass(verse_model_dir):
     assert calls == [10]  # five requests, one decoding pass
 
 
+def test_concurrent_streams_share_a_pass(verse_model_dir):
+    app = create_app({"tang": verse_model_dir}, Limits(batch_window_s=0.2))
+    calls = []
+    from lstmkit.web import app as web
+
+    real = web.stream_poems
+
+    def counting(generator, request, config, readers):
+        calls.append(len(readers))
+        return real(generator, request, config, readers)
+
+    web.stream_poems = counting
+    try:
+        import httpx
+
+        async def read(http):
+            async with http.stream("POST", "/api/poems/stream", json={"form": "五绝"}) as response:
+                return events("".join([chunk async for chunk in response.aiter_text()]))
+
+        async def many():
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                return await asyncio.gather(*[read(http) for _ in range(4)])
+        got = asyncio.run(many())
+    finally:
+        web.stream_poems = real
+    assert calls == [4]  # four streams, one decoding pass
+    for stream in got:
+        kind, data = stream[-1]
+        assert kind == "done" and data["poem"]["check"]["ok"]
+        last_draft = stream[max([i for i, (k, _) in enumerate(stream) if k == "restart"], default=-1) + 1:-1]
+        written = "".join(data["poem"]["lines"]).replace("，", "").replace("。", "")
+        assert "".join(d["char"] for _, d in last_draft) == written
+    assert len({stream[-1][1]["poem"]["text"] for stream in got}) == 4
+
+
 def test_deal_hands_out_best_first_round_the_table():
     assert deal(list("abcdef"), [3, 1, 2]) == [["a", "d", "f"], ["b"], ["c", "e"]]
 

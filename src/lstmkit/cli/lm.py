@@ -84,13 +84,14 @@ def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, re
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option("--batch-size", type=int, help="Poems per batch, or parallel stripes of a text (default: the model's training batch size).")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "int8"]), default="fp32", show_default=True, help="Score with these numbers (int8: the CPU writing path's matmuls, step by step).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate_command(corpus, model_dir, split, fmt, batch_size, device, as_json) -> None:
+def evaluate_command(corpus, model_dir, split, fmt, batch_size, device, precision, as_json) -> None:
     """Perplexity and bits per character of a model on a corpus (read as in training)."""
     from ..bundled import load_for_writing
     from ..tasks.lm import score_corpus
 
-    loaded = load_for_writing(model_dir, device, precision="fp32")
+    loaded = load_for_writing(model_dir, device, precision=precision)
     result, info = score_corpus(loaded, corpus, split, fmt, batch_size)
     if as_json:
         click.echo(json.dumps({**result.to_dict(), **info, "split": split}, ensure_ascii=False))

@@ -21,7 +21,7 @@ sampling_options = options(
     click.option("--max-len", type=int, default=SampleConfig.max_len, show_default=True, help="New tokens at most."),
     click.option("--seed", type=int, help="Make the output reproducible."),
     click.option("--device", default="cpu", show_default=True),
-    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True, help="Weights to write with; auto: bf16 where the hardware is fast at it."),
+    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "int8"]), default="auto", show_default=True, help="What to write with; auto: int8 matmuls on a CPU (an LSTM), bf16 on CUDA."),
     click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
 )
 

@@ -17,11 +17,12 @@ LOOPBACK = ("localhost",)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--model", "models", multiple=True, help="A model to serve: bundled name or folder, as NAME=DIR or DIR (repeat; default: the bundled tang and songci).")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "int8"]), default="auto", show_default=True, help="What to write with; auto: int8 matmuls on a CPU (an LSTM), bf16 on CUDA.")
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True, help="Seconds a request may take before it gets an error.")
 @click.option("--max-n", type=click.IntRange(1, 64), default=8, show_default=True, help="Poems or texts per request at most.")
 @click.option("--no-batching", is_flag=True, help="Write each request alone instead of batching concurrent ones.")
-def serve(host, port, models, device, precision, timeout, max_n, no_batching) -> None:
+@click.option("--batch-poems", type=click.IntRange(1, 1024), default=32, show_default=True, help="Poems in one batched decoding pass at most.")
+def serve(host, port, models, device, precision, timeout, max_n, no_batching, batch_poems) -> None:
     """Serve the web page (/) and the JSON API (/api/..., documented at /docs and /openapi.json)."""
     import uvicorn
 
@@ -31,7 +32,8 @@ def serve(host, port, models, device, precision, timeout, max_n, no_batching) ->
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can use the "
                    "server (there is no authentication)", err=True)
     named = dict(_named(m) for m in models) if models else None
-    app = create_app(named, Limits(max_n=max_n, timeout_s=timeout, batching=not no_batching),
+    app = create_app(named, Limits(max_n=max_n, timeout_s=timeout, batching=not no_batching,
+                                   batch_max_poems=batch_poems),
                      device=device, precision=precision)
     click.echo(f"lstmkit: serving {', '.join(app.state.models)} on http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -237,6 +237,11 @@ class CiRhymeMasks:
         letter, classes = self.set_of[line]
         return self._mask(state[letter], classes)
 
+    def key(self, state: dict[str, set[str]], line: int) -> tuple[frozenset[str], str]:
+        """What ``mask(state, line)`` depends on: the parts still possible and the classes."""
+        letter, classes = self.set_of[line]
+        return frozenset(state[letter]), classes
+
     def advance(self, state: dict[str, set[str]], line: int, char: str) -> None:
         """Narrow the parts of ``line``'s set to those holding ``char`` in the line's classes."""
         letter, classes = self.set_of[line]

@@ -30,8 +30,9 @@ from ..errors import LstmkitError
 from .check import rhyme_groups
 from .ci_rhyme import CiRhymeMasks
 from .forms import TONE_MODES, TonePattern, VerseForm, tone_patterns
+from .maskbank import MaskBank
 from .prosody import PING, ZE, Prosody, default_prosody
-from .rules import Rule
+from .rules import BiasBatch, Rule
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class FormConstraint:
             raise LstmkitError(f"the model's vocabulary lacks {' '.join(absent)}: it cannot "
                                f"write {form.name}")
         self.han, self.tone, self.known, self.mark_id = masks.han, masks.tone, masks.known, masks.mark_id
+        self.bank = MaskBank(len(vocab))
         self.group = {g: masks.group[g] for g in self.candidates}
         if self.ci is None:
             self._check_rhyme_supply()
@@ -182,44 +184,53 @@ class FormConstraint:
     def _is_rhyme_position(self, row: _Row) -> bool:
         return row.pos == self.form.lengths[row.line] - 1 and self.form.rhymes(row.line)
 
-    def _allowed(self, row: _Row) -> torch.Tensor:
-        """Mask (V,) of the tokens ``row`` may write next."""
-        form = self.form
-        allowed = torch.zeros(len(self.vocab), dtype=torch.bool)
+    def _choice(self, row: _Row) -> tuple[int, set[int]]:
+        """What ``row`` may write next: a mask's number in ``self.bank`` and the token ids
+        it bans besides (rhymes already used, the end that would repeat an earlier line)."""
+        form, bank, index = self.form, self.bank, self.vocab.index
         if row.dead or row.line == form.lines:
-            allowed[self.vocab.eos_id] = True
-            return allowed
+            return bank.single(self.vocab.eos_id), set()
         if row.pos == form.lengths[row.line]:
-            allowed[self.mark_id[form.punctuation(row.line)]] = True
-            return allowed
+            return bank.single(self.mark_id[form.punctuation(row.line)]), set()
         forced = self._forced(row)
         if forced is not None:  # 叠韵/叠句: the repeat, even of a used rhyme or a whole line
-            if forced in self.vocab:
-                allowed[self.vocab.index[forced]] = True
-            return allowed
-        allowed |= self.han
-        fixed = self.fixed.get((row.line, row.pos))
-        if fixed is not None:  # only the fixed character (acrostic, template), if it fits
-            index = self.vocab.index[fixed]
-            keep = bool(allowed[index])
-            allowed.zero_()
-            allowed[index] = keep
+            return bank.single(index.get(forced)), set()
         last = row.pos == form.lengths[row.line] - 1
+        bans: set[int] = set()
         if self.tones != "off" and self._is_rhyme_position(row):
-            allowed &= self.ci.mask(row.sets, row.line) if self.ci else self._group_mask(row.groups)
-            for char in row.rhymes:
-                allowed[self.vocab.index[char]] = False
+            if self.ci:
+                parts, classes = self.ci.key(row.sets, row.line)
+                number = bank.number(("ci", parts, classes),
+                                     lambda: self.han & self.ci.mask(row.sets, row.line))
+            else:
+                groups = frozenset(row.groups)
+                number = bank.number(("groups", groups), lambda: self.han & self._group_mask(groups))
+            bans.update(index[char] for char in row.rhymes)
         elif row.patterns and row.pos in form.held_positions():
             if last and row.line == 0:
-                allowed &= self._first_line_end(row)
+                rhymes = {self.patterns[p].first_rhymes for p in row.patterns}
+                key = ("first", frozenset(rhymes), frozenset(row.groups))
+                number = bank.number(key, lambda: self.han & self._first_line_end(row))
             else:
                 wanted = {self.patterns[p].lines[row.line][row.pos] for p in row.patterns}
-                allowed &= self.tone[wanted.pop()] if len(wanted) == 1 else self.known
+                tone = wanted.pop() if len(wanted) == 1 else None
+                number = bank.number(("tone", tone), lambda: self.han & (
+                    self.known if tone is None else self.tone[tone]))
+        else:
+            number = bank.number(("han",), lambda: self.han.clone())
         if last:  # no line may repeat an earlier one
-            for earlier in row.lines:
-                if earlier[:-1] == row.text and earlier[-1] in self.vocab:
-                    allowed[self.vocab.index[earlier[-1]]] = False
-        return allowed
+            bans.update(index[earlier[-1]] for earlier in row.lines
+                        if earlier[:-1] == row.text and earlier[-1] in index)
+        fixed = self.fixed.get((row.line, row.pos))
+        if fixed is not None:  # only the fixed character (acrostic, template), if it fits
+            token = index[fixed]
+            fits = token in bank.members(number) and token not in bans
+            return bank.single(token if fits else None), set()
+        return number, bans
+
+    def _permits(self, row: _Row, token: int) -> bool:
+        number, bans = self._choice(row)
+        return token in self.bank.members(number) and token not in bans
 
     def _forced(self, row: _Row) -> str | None:
         """The character a ci's 叠韵/叠句 line must write next, or None."""
@@ -244,7 +255,7 @@ class FormConstraint:
         """Fold one written token into ``row``; an opening that breaks the form raises."""
         if opening:
             index = self.vocab.index.get(token)
-            if index is None or not bool(self._allowed(row)[index]):
+            if index is None or not self._permits(row, index):
                 raise LstmkitError(f"the opening breaks {self.form.name}: {self._why(row, token)}")
         form = self.form
         if row.dead or row.line == form.lines:
@@ -311,41 +322,39 @@ class FormConstraint:
                                  groups=set(self.opening.groups), lines=list(self.opening.lines),
                                  rhymes=set(self.opening.rhymes),
                                  sets={k: set(v) for k, v in self.opening.sets.items()}) for _ in generated]
-        masks, biases = [], []
-        for row, ids in zip(self.rows, generated):
+        numbers, banned_rows, banned_cols, batch = [], [], [], BiasBatch()
+        for i, (row, ids) in enumerate(zip(self.rows, generated)):
             for token_id in ids[row.consumed:]:
                 self._advance(row, self.vocab.tokens[token_id])
             row.consumed = len(ids)
-            allowed = self._allowed(row)
-            bias = self._bias(row)
-            if bias is not None:
-                allowed &= bias > float("-inf")
-            if not bool(allowed.any()):
+            number, bans = self._choice(row)
+            biases = self._biases(row)
+            for bias in biases:
+                bans |= batch.bans(bias)
+            allowed = self.bank.members(number)
+            if len(allowed) <= len(bans) and allowed <= bans:  # a dead end
                 row.dead = True
-                allowed, bias = self._allowed(row), None
-            masks.append(allowed)
-            biases.append(bias)
-        mask = torch.stack(masks).to(logits.device)  # (N, V)
-        if any(b is not None for b in biases):
-            zero = torch.zeros(len(self.vocab))
-            bias = torch.stack([zero if b is None else b.clamp(min=-1e4) for b in biases])
-            logits = logits + bias.to(logits.device, logits.dtype)
-        return logits.masked_fill(~mask, float("-inf"))
+                (number, bans), biases = self._choice(row), []
+            numbers.append(number)
+            banned_rows += [i] * len(bans)
+            banned_cols += bans
+            for bias in biases:
+                batch.add(i, bias)
+        mask = self.bank.gather(numbers)  # (N, V): 0 allowed, -inf not
+        if banned_rows:
+            mask[banned_rows, banned_cols] = float("-inf")
+        return batch.apply(logits, base=mask)
 
-    def _bias(self, row: _Row) -> torch.Tensor | None:
-        """The rules' logits (V,) for ``row``'s next character, or None (no rule speaks, or
-        the next token is a mark, a fixed character or a repeat's or ``<eos>``)."""
+    def _biases(self, row: _Row) -> list:
+        """The rules' biases (``rules.Bias``) for ``row``'s next character: none when no
+        rule speaks, or the next token is a mark, a fixed character, a repeat or ``<eos>``."""
         form = self.form
         if (not self.rules or row.dead or row.line == form.lines
                 or row.pos == form.lengths[row.line] or (row.line, row.pos) in self.fixed
                 or self._forced(row) is not None):
-            return None
-        total = None
-        for rule in self.rules:
-            bias = rule.bias(row.lines, row.text, form.lengths[row.line])
-            if bias is not None:
-                total = bias if total is None else total + bias
-        return total
+            return []
+        found = (rule.bias(row.lines, row.text, form.lengths[row.line]) for rule in self.rules)
+        return [bias for bias in found if bias is not None]
 
     def complete(self, index: int) -> bool:
         row = self.rows[index]

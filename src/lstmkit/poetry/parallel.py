@@ -147,7 +147,6 @@ class PairScores:
         return out
 
 
-
 @lru_cache(maxsize=4)
 def pair_scores(vocab: Vocab) -> PairScores:
     """The default table's scores over ``vocab``, built once (about half a second)."""
@@ -162,9 +161,13 @@ class ParallelRule:
     def __init__(self, vocab: Vocab, form: VerseForm, weight: float = BONUS):
         self.scorer, self.weight = pair_scores(vocab), weight
         self.seconds = {first + 1 for first in MIDDLE} if form.lines == 8 else set()
+        self._bonus: dict[str, torch.Tensor | None] = {}  # per answered character
 
     def bias(self, lines: list[str], text: str, length: int | None) -> torch.Tensor | None:
         if len(lines) not in self.seconds or len(text) >= len(lines[-1]):
             return None
-        scores = self.scorer.scores(lines[-1][len(text)])
-        return None if scores is None else self.weight * scores
+        answered = lines[-1][len(text)]
+        if answered not in self._bonus:
+            scores = self.scorer.scores(answered)
+            self._bonus[answered] = None if scores is None else self.weight * scores
+        return self._bonus[answered]

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import torch
-
 from ..data.corpus import HAN
 from ..data.vocab import Vocab
 from .forms import VerseForm
@@ -113,6 +111,7 @@ class RepetitionTable:
         return found
 
 
+@lru_cache(maxsize=4096)
 def repeat_surprise(k: int, mean: float) -> float:
     """-log P(N >= k | N >= k - 1) for N ~ Poisson(``mean``): how surprising a k-th repeat
     is in a poem whose form repeats ``mean`` characters on average."""
@@ -150,13 +149,16 @@ class RepetitionRule:
         self.max_uses = self.table.max_uses(form)
         self.share = self.table.repeat_share(form)
 
-    def bias(self, lines: list[str], text: str, length: int | None) -> torch.Tensor | None:
+    def bias(self, lines: list[str], text: str, length: int | None) -> dict[int, float] | None:
         """For the next character of the line ``text`` (``length`` characters in all, when
-        known), after the poem's earlier ``lines``: (V,) additive logits, or None."""
-        counts = Counter(c for line in [*lines, text] for c in line)
-        written, repeats = sum(counts.values()), sum(counts.values()) - len(counts)
-        here = (len(lines), len(text))
-        counts.update(c for where, c in self.fixed.items() if where > here)  # still to come
+        known), after the poem's earlier ``lines``: additive logits by token id (-inf bans;
+        the others 0), or None."""
+        counts = Counter("".join(lines) + text)
+        written = sum(map(len, lines)) + len(text)
+        repeats = written - len(counts)
+        if self.fixed:
+            here = (len(lines), len(text))
+            counts.update(c for where, c in self.fixed.items() if where > here)  # still to come
         if not counts:
             return None
         planned = sum(self.form.lengths) if self.form is not None else written + 1
@@ -172,6 +174,4 @@ class RepetitionRule:
                        and self.table.may_double(self.kind, length, pos, prev))
             # A reduplication real poems use here is one word, not a repeat: no cost.
             costs[index[prev]] = 0.0 if allowed else float("-inf")
-        bias = torch.zeros(len(self.vocab))
-        bias[torch.tensor(list(costs), dtype=torch.long)] = torch.tensor(list(costs.values()))
-        return bias
+        return costs

@@ -119,7 +119,7 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
     if request.form is None:
         hook = RulesHook(generator.vocab, rules, request.start)
         return generator.generate_finished(request.start, n, config, hook)
-    kept: dict[str, Sample] = {}
+    kept: dict[str, Sample] = {}  # complete candidates by text; the checker sees only the best
     for round_ in range(request.rounds):
         constraint = request.constraint(generator.vocab, rules)
         seed = None if config.seed is None else config.seed + round_
@@ -128,18 +128,34 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
                                      replace(config, seed=seed, max_len=constraint.max_tokens()),
                                      hook=constraint)
         for index, sample in enumerate(samples):
-            if not constraint.complete(index) or sample.text in kept:
-                continue
-            if request.check(sample.text).ok:
-                kept[sample.text] = sample
+            if constraint.complete(index):
+                kept.setdefault(sample.text, sample)
         if len(kept) >= n:
+            chosen = _best_checked(kept, request, n, backward)
+            if len(chosen) == n:
+                return chosen
+    raise LstmkitError(f"found only {len(kept)} of {n} {request.form.name} within the "
+                       "search budget; relax --tones or --rhyme, or change the opening")
+
+
+def _best_checked(kept: dict[str, Sample], request: PoemRequest, n: int,
+                  backward: BackwardScorer | None) -> list[Sample]:
+    """Up to ``n`` of the candidates ``kept``, best first, that pass the checker (the mask
+    keeps the form, so every one should; one that does not is dropped from ``kept``).
+    Ranked by ``poetry.rank``, or unrefined by the forward model's probability alone."""
+    if request.refine:
+        order = [c.sample for c in rank(list(kept.values()), request.form, backward)]
+    else:
+        order = sorted(kept.values(), key=lambda s: -s.logprob)
+    chosen = []
+    for sample in order:
+        if not request.check(sample.text).ok:
+            del kept[sample.text]
+            continue
+        chosen.append(sample)
+        if len(chosen) == n:
             break
-    if len(kept) < n:
-        raise LstmkitError(f"found only {len(kept)} of {n} {request.form.name} within the "
-                           "search budget; relax --tones or --rhyme, or change the opening")
-    if not request.refine:
-        return sorted(kept.values(), key=lambda s: -s.logprob)[:n]
-    return [c.sample for c in rank(list(kept.values()), request.form, backward)[:n]]
+    return chosen
 
 
 def sample_record(sample: Sample) -> dict:

@@ -3,10 +3,13 @@ written without a form.
 
 A rule looks at the poem so far (its finished lines and the line being written) and gives
 an additive bias over the vocabulary for the next character: 0 leaves a character alone, a
-negative number discourages it, -inf bans it. ``FormConstraint`` applies rules to the
-characters its form allows; ``RulesHook`` applies them to free poems, reading line breaks
-from the punctuation. Either way every sampling strategy (temperature, top-k, top-p, an
-opening, an acrostic) obeys them, because they act on the logits.
+negative number discourages it, -inf bans it. A rule that speaks of a few characters gives
+them as a dict (token id -> bias; the rest 0), one that speaks of all as a finite (V,)
+tensor; ``BiasBatch`` gathers a step's biases of every row into one tensor.
+``FormConstraint`` applies rules to the characters its form allows; ``RulesHook`` applies
+them to free poems, reading line breaks from the punctuation. Either way every sampling
+strategy (temperature, top-k, top-p, an opening, an acrostic) obeys them, because they act
+on the logits.
 """
 
 from __future__ import annotations
@@ -19,11 +22,58 @@ import torch
 from ..data.corpus import HAN
 from ..data.vocab import Vocab
 
+NEG_INF = float("-inf")
+Bias = dict[int, float] | torch.Tensor  # sparse (may hold -inf) or dense (V,), finite
+
 
 class Rule(Protocol):
-    def bias(self, lines: list[str], text: str, length: int | None) -> torch.Tensor | None:
-        """(V,) logits to add for the next character of line ``text`` (``length``
+    def bias(self, lines: list[str], text: str, length: int | None) -> Bias | None:
+        """The logits to add for the next character of line ``text`` (``length``
         characters in all when known) after the poem's earlier ``lines``; None for none."""
+
+
+class BiasBatch:
+    """One step's rule biases, row by row, gathered into one additive (N, V) tensor."""
+
+    def __init__(self) -> None:
+        self._rows: list[int] = []
+        self._cols: list[int] = []
+        self._values: list[float] = []
+        self._dense_rows: list[int] = []
+        self._dense: list[torch.Tensor] = []
+
+    @staticmethod
+    def bans(bias: Bias) -> set[int]:
+        """The token ids ``bias`` bans (-inf)."""
+        if isinstance(bias, torch.Tensor):
+            return set()
+        return {token for token, value in bias.items() if value == NEG_INF}
+
+    def add(self, row: int, bias: Bias) -> None:
+        """Add ``bias`` to row ``row`` (its bans are left to the caller's mask)."""
+        if isinstance(bias, torch.Tensor):
+            self._dense_rows.append(row)
+            self._dense.append(bias)
+            return
+        kept = [(token, value) for token, value in bias.items() if value != 0.0 and value > NEG_INF]
+        if kept:
+            self._rows += [row] * len(kept)
+            tokens, values = zip(*kept)
+            self._cols += tokens
+            self._values += values
+
+    def apply(self, logits: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+        """``logits`` (N, V) plus every bias added (and plus ``base``, (N, V) float32 on the
+        CPU, which this adds the biases into)."""
+        if not self._values and not self._dense and base is None:
+            return logits
+        total = torch.zeros(logits.shape, dtype=torch.float32) if base is None else base
+        if self._dense:
+            total.index_add_(0, torch.tensor(self._dense_rows), torch.stack(self._dense).float())
+        if self._values:
+            total.index_put_((torch.tensor(self._rows), torch.tensor(self._cols)),
+                             torch.tensor(self._values, dtype=torch.float32), accumulate=True)
+        return logits + total.to(logits.device, logits.dtype)
 
 
 class RulesHook:
@@ -43,13 +93,18 @@ class RulesHook:
         return lines, text
 
     def __call__(self, logits: torch.Tensor, generated: list[list[int]]) -> torch.Tensor:
-        rows = []
-        for ids in generated:
+        batch, banned_rows, banned_cols = BiasBatch(), [], []
+        for row, ids in enumerate(generated):
             lines, text = self._lines(ids)
-            total = torch.zeros(logits.shape[-1])
             for rule in self.rules:
                 bias = rule.bias(lines, text, None)
                 if bias is not None:
-                    total += bias
-            rows.append(total)
-        return logits + torch.stack(rows).to(logits.device, logits.dtype)
+                    batch.add(row, bias)
+                    bans = batch.bans(bias)
+                    banned_rows += [row] * len(bans)
+                    banned_cols += bans
+        logits = batch.apply(logits)
+        if banned_rows:
+            logits = logits.index_put((torch.tensor(banned_rows), torch.tensor(banned_cols)),
+                                      torch.tensor(float("-inf"), dtype=logits.dtype))
+        return logits

@@ -28,10 +28,10 @@ from ..errors import LstmkitError
 from ..poetry.check import check_poem, format_report
 from ..poetry.forms import FORMS, tunes
 from ..poetry.request import PoemRequest, poem_generator, write_poems
-from ..poetry.stream import stream_poem
+from ..poetry.stream import Reader, stream_poem, stream_poems
 from ..sample import Generator, SampleConfig
 from ..script import to_script, to_simplified
-from .batching import Batcher
+from .batching import Batcher, deal
 from .schemas import CheckBody, PoemBody, WriteBody
 
 STATIC = Path(__file__).with_name("static")
@@ -47,7 +47,7 @@ class Limits:
     max_body: int = 16_384  # bytes of a request body
     timeout_s: float = 30.0  # per request; then a 503 (a stream: an error event)
     batch_window_s: float = 0.01  # how long a request waits for others to share its pass
-    batch_max_poems: int = 64  # poems in one pass
+    batch_max_poems: int = 32  # poems (or streams) in one pass (throughput is flat from about 16)
     batching: bool = True
 
 
@@ -92,11 +92,18 @@ def create_app(models: Mapping[str, object] | None = None, limits: Limits | None
                   version="0.1.0")
     app.state.limits, app.state.models = limits, served
 
-    def run_batch(key: tuple, total: int) -> list:
-        name, request, config = key[0], key[1], key[2]
-        return write_poems(served[name].generator, request, total, config)
+    def run_poems(key: tuple, wants: list[tuple[int, object]]) -> list:
+        name, request, config = key
+        samples = write_poems(served[name].generator, request, sum(n for n, _ in wants), config)
+        return deal(samples, [n for n, _ in wants])
 
-    batcher = Batcher(run_batch, executor, limits.batch_window_s, limits.batch_max_poems,
+    def run_streams(key: tuple, wants: list[tuple[int, object]]) -> list:
+        name, request, config = key
+        return stream_poems(served[name].generator, request, config, [r for _, r in wants])
+
+    batcher = Batcher(run_poems, executor, limits.batch_window_s, limits.batch_max_poems,
+                      limits.batching)
+    streams = Batcher(run_streams, executor, limits.batch_window_s, limits.batch_max_poems,
                       limits.batching)
 
     @app.exception_handler(RequestValidationError)
@@ -158,7 +165,8 @@ def create_app(models: Mapping[str, object] | None = None, limits: Limits | None
         if body.n != 1:
             raise FieldError("n", "a stream writes one poem; ask for n = 1")
         name, request, config = _poem_request(body, served, limits)
-        return StreamingResponse(_stream(executor, served[name], request, config, body.script, limits),
+        return StreamingResponse(_stream(executor, streams, served[name], request, config, body.script,
+                                         limits),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -276,31 +284,30 @@ def _event(kind: str, data: dict) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-class _Gone(Exception):
-    """The reader of a stream left: stop writing for them."""
-
-
-async def _stream(executor: ThreadPoolExecutor, model: Served, request: PoemRequest,
-                  config: SampleConfig, script: str, limits: Limits):
+async def _stream(executor: ThreadPoolExecutor, streams: Batcher, model: Served,
+                  request: PoemRequest, config: SampleConfig, script: str, limits: Limits):
     """Server-sent events: ``char`` per character as chosen, ``restart`` when a draft is
-    dropped, then ``done`` with the poem (or ``error``)."""
+    dropped, then ``done`` with the poem (or ``error``). Streams without a seed share a
+    pass (``streams``); a reader who leaves is no longer written to."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     gone = False
 
     def on_char(line: int, pos: int, char: str) -> None:
-        if gone:
-            raise _Gone
-        loop.call_soon_threadsafe(queue.put_nowait, _event(
-            "char", {"line": line, "pos": pos, "char": to_script(char, script)}))
+        if not gone:
+            loop.call_soon_threadsafe(queue.put_nowait, _event(
+                "char", {"line": line, "pos": pos, "char": to_script(char, script)}))
 
     def on_restart() -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, _event("restart", {}))
+        if not gone:
+            loop.call_soon_threadsafe(queue.put_nowait, _event("restart", {}))
 
-    def work() -> str:
-        return stream_poem(model.generator, request, config, on_char, on_restart).text
-
-    job = loop.run_in_executor(executor, work)
+    if config.seed is None:
+        job = asyncio.ensure_future(streams.submit((model.name, request, config), 1,
+                                                   Reader(on_char, on_restart)))
+    else:
+        job = loop.run_in_executor(executor, lambda: stream_poem(
+            model.generator, request, config, on_char, on_restart))
     deadline = loop.time() + limits.timeout_s
     try:
         while not job.done() or not queue.empty():
@@ -316,13 +323,15 @@ async def _stream(executor: ThreadPoolExecutor, model: Served, request: PoemRequ
                 yield _event("error", {"detail": _late_message(limits)})
                 return
         try:
-            text = job.result()
+            text = job.result().text
         except LstmkitError as exc:
             yield _event("error", {"detail": str(exc)})
             return
         yield _event("done", {"model": model.name, "poem": _poem(text, request, script)})
     finally:
-        gone = True  # a reader who left stops the writing at its next character
+        gone = True  # a reader who left hears no more
+        if not job.done():
+            job.cancel()
 
 
 class BodyLimit:

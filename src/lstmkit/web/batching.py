@@ -1,12 +1,13 @@
-"""Micro-batching: poem requests that decode alike share one decoding pass.
+"""Micro-batching: requests that decode alike share one decoding pass.
 
 A batched pass of 16 poems costs little more than one poem on a CPU, because each step is
 a matrix product whose weights are read once for every row. Requests whose settings agree
 (the key: the model's name, the ``PoemRequest`` and the ``SampleConfig``) and that
 carry no seed wait up to ``window_s`` for company; the worker thread then takes every
-request of that key still waiting (up to ``max_poems``), writes all their poems in one call
-and hands each request its share. A request with a seed runs alone, so a seed always gives
-the same poem. One worker thread decodes at a time: torch already uses the cores within a
+request of that key still waiting (up to ``max_items`` of what they ask for) and hands
+them to ``run`` at once, which returns one result per request (an exception instance
+fails that request alone). A request with a seed runs alone, so a seed always gives the
+same poem. One worker thread decodes at a time: torch already uses the cores within a
 step, and the queue forms where it should, before the model.
 """
 
@@ -22,29 +23,35 @@ from dataclasses import dataclass, field
 @dataclass
 class _Pending:
     n: int
+    payload: object
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
 
 
+# run(key, [(n, payload) per request]) -> one result per request
+Run = Callable[[Hashable, list[tuple[int, object]]], list]
+
+
 @dataclass
 class Batcher:
-    """``await submit(key, n)`` -> the ``n`` results of ``run(key, total)`` that fall to it."""
+    """``await submit(key, n, payload)`` -> this request's result of ``run``."""
 
-    run: Callable[[Hashable, int], list]
+    run: Run
     executor: ThreadPoolExecutor
     window_s: float = 0.01
-    max_poems: int = 64
+    max_items: int = 32
     enabled: bool = True
     _pending: dict[Hashable, list[_Pending]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def submit(self, key: Hashable, n: int) -> list:
+    async def submit(self, key: Hashable, n: int, payload: object = None):
         loop = asyncio.get_running_loop()
         if not self.enabled:
-            return await loop.run_in_executor(self.executor, self.run, key, n)
+            return _unwrap((await loop.run_in_executor(self.executor, self.run, key,
+                                                       [(n, payload)]))[0])
         future = loop.create_future()
         with self._lock:
-            self._pending.setdefault(key, []).append(_Pending(n, future, loop))
+            self._pending.setdefault(key, []).append(_Pending(n, payload, future, loop))
         await asyncio.sleep(self.window_s)  # let others with this key join
         loop.run_in_executor(self.executor, self._work, key)
         return await future
@@ -56,7 +63,7 @@ class Batcher:
             waiting = [p for p in self._pending.get(key, []) if not p.future.done()]
             taken, total = [], 0
             for p in waiting:
-                if taken and total + p.n > self.max_poems:
+                if taken and total + p.n > self.max_items:
                     break
                 taken.append(p)
                 total += p.n
@@ -74,13 +81,18 @@ class Batcher:
         if not taken:
             return
         try:
-            results = self.run(key, sum(p.n for p in taken))
+            results = self.run(key, [(p.n, p.payload) for p in taken])
         except BaseException as exc:  # every waiting request learns why
-            for p in taken:
-                p.loop.call_soon_threadsafe(_settle, p.future, None, exc)
-            return
-        for p, mine in zip(taken, deal(results, [p.n for p in taken])):
-            p.loop.call_soon_threadsafe(_settle, p.future, mine, None)
+            results = [exc] * len(taken)
+        for p, mine in zip(taken, results):
+            error = mine if isinstance(mine, BaseException) else None
+            p.loop.call_soon_threadsafe(_settle, p.future, None if error else mine, error)
+
+
+def _unwrap(result):
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def deal(results: list, wants: list[int]) -> list[list]:
