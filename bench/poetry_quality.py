@@ -50,7 +50,7 @@ from lstmkit.poetry.rank import BackwardScorer, mean_logprobs
 from lstmkit.poetry.repetition import default_table as repetition_table
 from lstmkit.poetry.repetition import repeat_stats
 from lstmkit.poetry.request import PoemRequest, write_poems
-from lstmkit.sample import Generator, SampleConfig, writing_dtype
+from lstmkit.sample import Generator, SampleConfig, prepare_for_writing
 from lstmkit.tasks.lm import load_model
 
 
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--forms", default=",".join(FORMS))
     parser.add_argument("--tunes", default="", help="词牌 to write ci to, comma-separated")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8"],
                         help="weights to write with, as lstmkit poem --precision")
     parser.add_argument("--batched", type=int, default=0,
                         help="also time N poems of each form written in one call")
@@ -124,8 +124,8 @@ def main() -> None:
     if args.model in BUNDLED:
         args.model = str(bundled_model_dir(args.model))
     loaded = load_model(args.model)
-    dtype = writing_dtype(args.precision, torch.device("cpu"))
-    generator = Generator(loaded.model.to(dtype), loaded.vocab)
+    precision = prepare_for_writing(loaded.model, args.precision)
+    generator = Generator(loaded.model, loaded.vocab)
     backward = load_backward(args.backward)
     val_fraction = loaded.text_config.val_fraction
     poems, _ = load_poems(args.corpus)
@@ -175,7 +175,7 @@ def main() -> None:
             results[name]["real"] = describe(real, form, tones, corpus_lines, generator, backward)
         print(f"{name}: done ({len(real)} real held-out poems of the form)", file=sys.stderr)
     print(f"model {name_given}, backward {args.backward or 'default'}, {args.n} poems per form "
-          f"and variant, {dtype} weights, torch threads {torch.get_num_threads()}\n")
+          f"and variant, {precision} writing, torch threads {torch.get_num_threads()}\n")
     print_tables(results)
     if args.batched:
         print(f"\nwritten {args.batched} at once, poems/s: " + ", ".join(

@@ -29,7 +29,7 @@ from lstmkit.poetry.check import split_lines
 from lstmkit.poetry.forms import FORMS
 from lstmkit.poetry.parallel import default_table as parallel_table
 from lstmkit.poetry.rank import BACKWARD, PARALLEL, REPEAT, mean_logprobs, repeats_over
-from lstmkit.sample import writing_dtype
+from lstmkit.sample import prepare_for_writing
 from lstmkit.tasks.lm import load_model
 
 
@@ -66,7 +66,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     folder = bundled_model_dir(args.model) if args.model in BUNDLED else args.model
     loaded = load_model(folder)
-    loaded.model.to(writing_dtype("auto", torch.device("cpu"))).eval()
+    prepare_for_writing(loaded.model, "auto")
+    loaded.model.eval()
     backward = load_backward(args.backward)
     val_fraction = loaded.text_config.val_fraction
     poems, _ = load_poems(args.corpus)

@@ -18,8 +18,19 @@ import torch
 
 from lstmkit.poetry.forms import FORMS
 from lstmkit.poetry.request import PoemRequest, write_poems
-from lstmkit.sample import Generator, SampleConfig, writing_dtype
+from lstmkit.sample import Generator, SampleConfig
 from lstmkit.tasks.lm import load_model
+
+
+def ready(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` in the precision its version writes with by default (``auto``)."""
+    try:  # versions with int8 writing
+        from lstmkit.sample import prepare_for_writing
+    except ImportError:
+        from lstmkit.sample import writing_dtype
+        return model.to(writing_dtype("auto", torch.device("cpu")))
+    prepare_for_writing(model, "auto")
+    return model
 
 
 def main() -> None:
@@ -33,7 +44,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     loaded = load_model(args.model)
-    generator = Generator(loaded.model.to(writing_dtype("auto", torch.device("cpu"))), loaded.vocab)
+    generator = Generator(ready(loaded.model), loaded.vocab)
     found = {}
     for name in args.forms.split(","):
         request = PoemRequest(FORMS[name])

@@ -92,19 +92,16 @@ def create_app(models: Mapping[str, object] | None = None, limits: Limits | None
                   version="0.1.0")
     app.state.limits, app.state.models = limits, served
 
-    def run_poems(key: tuple, wants: list[tuple[int, object]]) -> list:
-        name, request, config = key
-        samples = write_poems(served[name].generator, request, sum(n for n, _ in wants), config)
+    def run(key: tuple, wants: list[tuple[int, object]]) -> list:
+        """One pass: poems (dealt best first round the requests) or streams (a row each)."""
+        kind, name, request, config = key
+        generator = served[name].generator
+        if kind == "stream":
+            return stream_poems(generator, request, config, [reader for _, reader in wants])
+        samples = write_poems(generator, request, sum(n for n, _ in wants), config)
         return deal(samples, [n for n, _ in wants])
 
-    def run_streams(key: tuple, wants: list[tuple[int, object]]) -> list:
-        name, request, config = key
-        return stream_poems(served[name].generator, request, config, [r for _, r in wants])
-
-    batcher = Batcher(run_poems, executor, limits.batch_window_s, limits.batch_max_poems,
-                      limits.batching)
-    streams = Batcher(run_streams, executor, limits.batch_window_s, limits.batch_max_poems,
-                      limits.batching)
+    batcher = Batcher(run, executor, limits.batch_window_s, limits.batch_max_poems, limits.batching)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):
@@ -153,7 +150,7 @@ def create_app(models: Mapping[str, object] | None = None, limits: Limits | None
     async def poems(body: PoemBody):
         name, request, config = _poem_request(body, served, limits)
         if body.seed is None:  # poems without a seed may share a pass
-            job = batcher.submit((name, request, config), body.n)
+            job = batcher.submit(("poems", name, request, config), body.n)
         else:
             job = asyncio.get_running_loop().run_in_executor(
                 executor, write_poems, served[name].generator, request, body.n, config)
@@ -165,7 +162,7 @@ def create_app(models: Mapping[str, object] | None = None, limits: Limits | None
         if body.n != 1:
             raise FieldError("n", "a stream writes one poem; ask for n = 1")
         name, request, config = _poem_request(body, served, limits)
-        return StreamingResponse(_stream(executor, streams, served[name], request, config, body.script,
+        return StreamingResponse(_stream(executor, batcher, served[name], request, config, body.script,
                                          limits),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -284,11 +281,11 @@ def _event(kind: str, data: dict) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def _stream(executor: ThreadPoolExecutor, streams: Batcher, model: Served,
+async def _stream(executor: ThreadPoolExecutor, batcher: Batcher, model: Served,
                   request: PoemRequest, config: SampleConfig, script: str, limits: Limits):
     """Server-sent events: ``char`` per character as chosen, ``restart`` when a draft is
     dropped, then ``done`` with the poem (or ``error``). Streams without a seed share a
-    pass (``streams``); a reader who leaves is no longer written to."""
+    pass (``batcher``); a reader who leaves is no longer written to."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
     gone = False
@@ -303,7 +300,7 @@ async def _stream(executor: ThreadPoolExecutor, streams: Batcher, model: Served,
             loop.call_soon_threadsafe(queue.put_nowait, _event("restart", {}))
 
     if config.seed is None:
-        job = asyncio.ensure_future(streams.submit((model.name, request, config), 1,
+        job = asyncio.ensure_future(batcher.submit(("stream", model.name, request, config), 1,
                                                    Reader(on_char, on_restart)))
     else:
         job = loop.run_in_executor(executor, lambda: stream_poem(

@@ -6,9 +6,11 @@ a matrix product whose weights are read once for every row. Requests whose setti
 carry no seed wait up to ``window_s`` for company; the worker thread then takes every
 request of that key still waiting (up to ``max_items`` of what they ask for) and hands
 them to ``run`` at once, which returns one result per request (an exception instance
-fails that request alone). A request with a seed runs alone, so a seed always gives the
-same poem. One worker thread decodes at a time: torch already uses the cores within a
-step, and the queue forms where it should, before the model.
+fails that request alone). Each pass serves the key whose oldest request has waited
+longest, so a later request never overtakes an earlier one of another key. A request
+with a seed runs alone, so a seed always gives the same poem. One worker thread decodes at
+a time: torch already uses the cores within a step, and the queue forms where it should,
+before the model.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class _Pending:
     payload: object
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
+    order: int  # arrival
 
 
 # run(key, [(n, payload) per request]) -> one result per request
@@ -43,6 +46,7 @@ class Batcher:
     enabled: bool = True
     _pending: dict[Hashable, list[_Pending]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _arrivals: int = 0
 
     async def submit(self, key: Hashable, n: int, payload: object = None):
         loop = asyncio.get_running_loop()
@@ -51,16 +55,26 @@ class Batcher:
                                                        [(n, payload)]))[0])
         future = loop.create_future()
         with self._lock:
-            self._pending.setdefault(key, []).append(_Pending(n, payload, future, loop))
+            self._arrivals += 1
+            self._pending.setdefault(key, []).append(_Pending(n, payload, future, loop, self._arrivals))
         await asyncio.sleep(self.window_s)  # let others with this key join
-        loop.run_in_executor(self.executor, self._work, key)
+        loop.run_in_executor(self.executor, self._work)
         return await future
 
-    def _take(self, key: Hashable) -> list[_Pending]:
-        """The waiting requests of ``key`` that fit one pass (at least one); timed-out ones
-        are dropped."""
+    def _take(self) -> tuple[Hashable, list[_Pending]]:
+        """The key whose oldest waiting request came first, and its waiting requests that
+        fit one pass (at least one; none when nothing waits); timed-out ones are dropped."""
         with self._lock:
-            waiting = [p for p in self._pending.get(key, []) if not p.future.done()]
+            for key in list(self._pending):
+                live = [p for p in self._pending[key] if not p.future.done()]
+                if live:
+                    self._pending[key] = live
+                else:
+                    del self._pending[key]
+            if not self._pending:
+                return None, []
+            key = min(self._pending, key=lambda k: self._pending[k][0].order)
+            waiting = self._pending[key]
             taken, total = [], 0
             for p in waiting:
                 if taken and total + p.n > self.max_items:
@@ -72,12 +86,12 @@ class Batcher:
                 self._pending[key] = rest
             else:
                 self._pending.pop(key, None)
-            return taken
+            return key, taken
 
-    def _work(self, key: Hashable) -> None:
-        """In the worker thread: one pass for whatever of ``key`` is waiting (nothing when
-        an earlier pass took it all)."""
-        taken = self._take(key)
+    def _work(self) -> None:
+        """In the worker thread: one pass for the longest-waiting key (nothing when earlier
+        passes took every request; each request schedules one call, so none is left)."""
+        key, taken = self._take()
         if not taken:
             return
         try:
