@@ -71,12 +71,14 @@ def test_resume_continues_with_the_same_next_losses(tmp_path, poems_path):
     assert [loss for _, loss in got] == pytest.approx([loss for _, loss in expected], rel=0, abs=1e-6)
 
 
-def test_resuming_on_a_changed_corpus_warns(tmp_path, poems_path, caplog):
+def test_resuming_on_a_changed_corpus_is_refused(tmp_path, poems_path):
     train(poems_path, tmp_path / "r", TINY_MODEL, **tiny_config(max_steps=2))
     fewer = tmp_path / "fewer.jsonl"
     fewer.write_text("".join(poems_path.read_text("utf-8").splitlines(True)[:-1]), "utf-8")
-    train(fewer, tmp_path / "r", TINY_MODEL, **tiny_config(max_steps=3), resume=True)
-    assert "differs from the one this run started on" in caplog.text
+    before = (tmp_path / "r" / "metrics.jsonl").read_text()
+    with pytest.raises(LstmkitError, match=r"differ from the data the run in .* started on"):
+        train(fewer, tmp_path / "r", TINY_MODEL, **tiny_config(max_steps=3), resume=True)
+    assert (tmp_path / "r" / "metrics.jsonl").read_text() == before
 
 
 def test_seeded_cpu_training_is_reproducible(tmp_path, poems_path):

@@ -87,7 +87,7 @@ def write(start: str = "", n: int = 1, *, model=None, max_len: int = SampleConfi
 
 
 def train(corpus: str | Path, out: str | Path, *, resume: bool = False, fmt: str = "auto",
-          on_event=None, **settings) -> dict:
+          on_event=None, force: bool = False, **settings) -> dict:
     """Train a language model; ``settings`` are the options of ``lstmkit train`` by their
     Python names (``epochs=3, hidden_size=256, mode="stream", level="word"`` ...). Returns
     the run's summary; the run folder holds ``best/``, ``last/``, metrics and plots.
@@ -113,7 +113,7 @@ def train(corpus: str | Path, out: str | Path, *, resume: bool = False, fmt: str
                                       **settings})
     else:
         parts = split_settings(settings)
-    return train_lm(corpus, out, **parts, fmt=fmt, resume=resume, on_event=on_event)
+    return train_lm(corpus, out, **parts, fmt=fmt, resume=resume, on_event=on_event, force=force)
 
 
 def evaluate(corpus: str | Path, model=None, split: str = "all", fmt: str = "auto",
@@ -128,7 +128,7 @@ def evaluate(corpus: str | Path, model=None, split: str = "all", fmt: str = "aut
 
 
 def train_forecaster(out: str | Path, *, resume: bool = False, on_event=None,
-                     **settings) -> dict:
+                     force: bool = False, **settings) -> dict:
     """Train a forecasting model; ``settings`` are the options of ``lstmkit forecast
     train`` by their Python names: the data (``csv=..., time=..., target=...`` or
     ``demo="sine"``, ``covariates``, ``id``, ``transform``, ``window``, ``horizon``, ...),
@@ -138,12 +138,12 @@ def train_forecaster(out: str | Path, *, resume: bool = False, on_event=None,
 
     parts = forecast.split_settings(settings)
     return forecast.train(parts["data"], out, model=parts["model"], forecast=parts["forecast"],
-                          loop=parts["loop"], resume=resume, on_event=on_event)
+                          loop=parts["loop"], resume=resume, on_event=on_event, force=force)
 
 
 def train_classifier(data: str | Path, out: str | Path, *, test: str | Path | None = None,
                      labels: str | None = None, test_labels: str | None = None,
-                     resume: bool = False, on_event=None, **settings) -> dict:
+                     resume: bool = False, on_event=None, force: bool = False, **settings) -> dict:
     """Train a sequence classifier on ``data`` ("digits", an IDX folder or file, .npz,
     .csv/.tsv/.txt or .ts), with a separate ``test`` file if there is one; ``settings``
     are the options of ``lstmkit classify train`` by their Python names. Returns the run's
@@ -154,4 +154,4 @@ def train_classifier(data: str | Path, out: str | Path, *, test: str | Path | No
 
     parts = classify.split_settings(settings)
     source = Source(str(data), *(None if x is None else str(x) for x in (test, labels, test_labels)))
-    return classify.train(source, out, **parts, resume=resume, on_event=on_event)
+    return classify.train(source, out, **parts, resume=resume, on_event=on_event, force=force)

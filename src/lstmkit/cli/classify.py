@@ -51,7 +51,7 @@ train_options = options(
     click.option("--pooling", type=click.Choice(POOLINGS), default=MODEL.pooling, show_default=True, help="What the head reads: the final state, or the mean over the real steps."),
     loop_options(LOOP),
 )
-NOT_SETTINGS = ("data", "test_file", "labels", "test_labels", "out", "config_file", "resume",
+NOT_SETTINGS = ("force", "data", "test_file", "labels", "test_labels", "out", "config_file", "resume",
                 "quiet")
 
 
@@ -65,10 +65,11 @@ def classify() -> None:
 @click.option("--out", required=True, type=click.Path(), help="Run folder: best/, last/, metrics.jsonl, curves.png, test-report.json, confusion.png.")
 @click.option("--config", "config_file", type=click.Path(), help="TOML file of settings (CLI options override it).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--force", is_flag=True, help="Start over in an --out that already holds a run or other files (they are deleted).")
 @train_options
 @click.pass_context
 def train(ctx: click.Context, data, test_file, labels, test_labels, out, config_file, resume,
-          quiet, **_: object) -> None:
+          force, quiet, **_: object) -> None:
     """Train a classifier, then test it beside the 1-NN Euclidean baseline."""
     from ..data.sequence_sources import Source
     from ..tasks.classify import split_settings
@@ -80,7 +81,8 @@ def train(ctx: click.Context, data, test_file, labels, test_labels, out, config_
     if loop is not None:
         settings["loop"] = LoopConfig(**loop)
     source = Source(data, test_file, labels, test_labels)
-    summary = train_classifier(source, out, **settings, resume=resume, on_event=Progress(quiet))
+    summary = train_classifier(source, out, **settings, resume=resume, force=force,
+                               on_event=Progress(quiet))
     if summary["rank"] != 0:  # in a torchrun job, rank 0 speaks for all
         return
     best = summary.get("best_val_accuracy")

@@ -55,7 +55,7 @@ train_options = options(
     click.option("--dropout", type=float, default=FORECAST_MODEL["dropout"], show_default=True),
     loop_options(FORECAST_LOOP),
 )
-NOT_SETTINGS = ("out", "config_file", "resume", "quiet")
+NOT_SETTINGS = ("force", "out", "config_file", "resume", "quiet")
 
 
 @main.group()
@@ -68,10 +68,11 @@ def forecast() -> None:
 @click.option("--out", required=True, type=click.Path(), help="Run folder: best/, last/, metrics.jsonl, curves.png, summary.json.")
 @click.option("--config", "config_file", type=click.Path(), help="TOML file of settings (options typed here override it).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--force", is_flag=True, help="Start over in an --out that already holds a run or other files (they are deleted).")
 @train_options
 @click.pass_context
-def train(ctx: click.Context, out: str, config_file: str | None, resume: bool, quiet: bool,
-          **_: object) -> None:
+def train(ctx: click.Context, out: str, config_file: str | None, resume: bool, force: bool,
+          quiet: bool, **_: object) -> None:
     """Train a forecasting model, then compare it with the naive baselines on the test part."""
     from ..tasks.forecast import load_forecaster, split_settings
     from ..tasks.forecast import train as train_forecast
@@ -82,7 +83,8 @@ def train(ctx: click.Context, out: str, config_file: str | None, resume: bool, q
         values = {**values, **loop, "csv": None, "demo": None}  # the data come from the run too
     values = {k: v for k, v in values.items() if v is not None}
     settings = split_settings(values)
-    summary = train_forecast(**settings, out=out, resume=resume, on_event=Progress(quiet))
+    summary = train_forecast(**settings, out=out, resume=resume, force=force,
+                             on_event=Progress(quiet))
     if summary["rank"] != 0:  # in a torchrun job, rank 0 speaks for all
         return
     best = summary.get("best_val_mae")

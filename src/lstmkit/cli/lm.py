@@ -46,7 +46,7 @@ run_options = options(
     click.option("--min-freq", type=int, default=TextConfig.min_freq, show_default=True),
     loop_options(LoopConfig(), token_budget=True),
 )
-NOT_SETTINGS = ("corpus", "out", "config_file", "resume", "fmt", "quiet", "param", "values",
+NOT_SETTINGS = ("force", "corpus", "out", "config_file", "resume", "fmt", "quiet", "param", "values",
                 "tokens")
 
 
@@ -55,10 +55,11 @@ NOT_SETTINGS = ("corpus", "out", "config_file", "resume", "fmt", "quiet", "param
 @click.option("--out", required=True, type=click.Path(), help="Run folder: best/, last/, metrics.jsonl, curves.png, summary.json.")
 @click.option("--config", "config_file", type=click.Path(), help="TOML file of settings (CLI options override it).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--force", is_flag=True, help="Start over in an --out that already holds a run or other files (they are deleted).")
 @run_options
 @click.pass_context
 def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, resume: bool,
-          fmt: str, quiet: bool, **_: object) -> None:
+          force: bool, fmt: str, quiet: bool, **_: object) -> None:
     """Train a language model on a corpus of poems or a long text."""
     from ..tasks.lm import split_settings
     from ..tasks.lm import train as train_lm
@@ -68,7 +69,7 @@ def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, re
     loop = resumed_loop(out, typed) if resume else None
     if loop is not None:
         settings["loop"] = LoopConfig(**loop)
-    summary = train_lm(corpus, out, **settings, fmt=fmt, resume=resume,
+    summary = train_lm(corpus, out, **settings, fmt=fmt, resume=resume, force=force,
                        on_event=Progress(quiet))
     if summary["rank"] != 0:  # in a torchrun job, rank 0 speaks for all
         return
@@ -160,14 +161,21 @@ def sweep(ctx: click.Context, corpus, out, param, values, tokens, config_file, f
 @click.option("--model", "model_dir", required=True, help="Checkpoint folder (e.g. runs/NAME/best) or bundled name.")
 @click.option("--out", required=True, type=click.Path(), help="Folder to write.")
 @click.option("--dtype", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp16", show_default=True)
-def export(model_dir, out, dtype) -> None:
+@click.option("--force", is_flag=True, help="Replace what --out holds (never the model being exported).")
+def export(model_dir, out, dtype, force) -> None:
     """Copy a language model without its training state, with weights in a smaller dtype."""
-    from ..bundled import load_for_writing
+    from ..bundled import load_for_writing, model_folder
+    from ..core.folders import claim_output, exclusive
     from ..tasks.lm import save_model
 
-    loaded = load_for_writing(model_dir, precision="fp32")
+    source = model_folder(model_dir)
+    claim_output(Path(out), force, sources=[source])
+    loaded = load_for_writing(source, precision="fp32")
     meta = {k: v for k, v in loaded.meta.items() if k not in ("format", "version", "model")}
-    save_model(out, loaded.model, loaded.vocab, {**meta, "weights_dtype": dtype}, dtype=dtype)
+    target = Path(out)
+    with exclusive(target.parent / f".{target.name}.lock", f"'{out}'", remove=True):
+        claim_output(target, force, sources=[source])  # again: another export may have won
+        save_model(out, loaded.model, loaded.vocab, {**meta, "weights_dtype": dtype}, dtype=dtype)
     size = sum(f.stat().st_size for f in Path(out).iterdir())
     click.echo(f"wrote {out} ({size / 1e6:.1f} MB, {dtype} weights)")
 

@@ -4,8 +4,8 @@
 A training checkpoint adds ``trainer.json`` (step, epoch, best score, optimizer settings)
 and ``trainer.safetensors`` (optimizer moments, RNG states, a carried recurrent state),
 enough for an exact resume. Nothing is pickled: tensors are safetensors, the rest is JSON.
-A folder is written under a temporary name and renamed into place, so a crash never leaves
-a half-written checkpoint behind.
+A folder is written under a temporary name and renamed into place (``folders.atomic_dir``),
+so a crash never leaves a half-written checkpoint behind.
 
 ``config.json`` names its ``task`` (``lm``, ``forecast``, ``classify``); version 1 folders,
 written before there were other tasks, are language models.
@@ -13,11 +13,7 @@ written before there were other tasks, are language models.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -25,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError, LstmkitError
+from .folders import atomic_dir
 
 FORMAT = "lstmkit-model"
 VERSION = 2
@@ -32,28 +29,6 @@ READABLE = (1, 2)
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
 TRAINER_JSON, TRAINER_TENSORS = "trainer.json", "trainer.safetensors"
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-@contextlib.contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a fresh temporary folder; on success it replaces ``target`` in one rename."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-        for file in tmp.iterdir():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_json(path: Path, value: object) -> None:

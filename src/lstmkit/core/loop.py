@@ -46,6 +46,7 @@ from .config import RESUME_CHANGEABLE, LoopConfig
 from .device import autocast_dtype, peak_memory_mib
 from .distributed import Distributed, distributed
 from .plot import plot_curves
+from .runfolder import run_folder, trim_metrics
 from .task import Batch, RunContext, Task
 
 log = logging.getLogger(__name__)
@@ -93,14 +94,21 @@ def train_step(loss_of: Callable, net: torch.nn.Module, optimizer: torch.optim.O
 
 
 def fit(build: Callable[[RunContext], Task], out: str | Path, config: LoopConfig = LoopConfig(),
-        resume: bool = False, on_event: EventHook | None = None) -> dict:
+        resume: bool = False, on_event: EventHook | None = None, force: bool = False) -> dict:
     """Train the task that ``build`` makes into the folder ``out``; return a summary.
 
     With ``resume``, the run continues from ``out/last``: its loop settings come from
     there, but for ``RESUME_CHANGEABLE`` ones, which ``config`` gives; ``build`` finds the
-    checkpoint in ``context.resume`` to restore its model and data settings.
+    checkpoint in ``context.resume`` to restore its model and data settings. The folder is
+    held for the run (``runfolder.run_folder``: a new run needs it empty, or ``force``).
     """
     out = Path(out)
+    with run_folder(out, resume, force):
+        return _fit(build, out, config, resume, on_event)
+
+
+def _fit(build: Callable[[RunContext], Task], out: Path, config: LoopConfig, resume: bool,
+         on_event: EventHook | None) -> dict:
     last = out / "last"
     trainer = None
     if resume:
@@ -109,8 +117,6 @@ def fit(build: Callable[[RunContext], Task], out: str | Path, config: LoopConfig
         saved = LoopConfig.from_checkpoint(read_config(last))
         config = replace(saved, **{k: getattr(config, k) for k in RESUME_CHANGEABLE})
         trainer = load_trainer(last)
-    elif last.exists():
-        raise LstmkitError(f"'{out}' already holds a run; use --resume or another --out")
     with distributed(config.device) as (dist, device):
         torch.manual_seed(config.seed)
         task = build(RunContext(device, dist.rank, dist.world, config.seed,
@@ -168,13 +174,18 @@ class _Run:
         restore_rng(tensors, self.rng_key)
         self.state = restore_state(tensors, self.state_key, self.device)
         if saved.get("corpus_fingerprint") not in (None, self.fingerprint):
-            log.warning("the training text differs from the one this run started on: "
-                        "the resumed run will not repeat the original batches")
+            raise LstmkitError(f"the training data differ from the data the run in '{self.out}' "
+                               "started on; resume with the same data, or start a new run")
 
     def run(self) -> dict:
         config, dist, task = self.config, self.dist, self.task
+        if self.step and (self.epoch >= config.epochs or self.step >= self.total_steps):
+            raise LstmkitError(f"the run in '{self.out}' is finished (step {self.step}, epoch "
+                               f"{self.epoch} of {config.epochs}); resume with more --epochs to "
+                               "train on")
         if dist.main:
             self.out.mkdir(parents=True, exist_ok=True)
+            trim_metrics(self.metrics_path, self.step)
         self.emit({"event": "start", "task": task.name, "total_steps": self.total_steps,
                    "step": self.step, "device": str(self.device),
                    "precision": "bf16" if self.amp else "fp32",

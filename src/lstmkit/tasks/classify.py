@@ -175,7 +175,7 @@ def padding_fraction(batches: ArrayBatches) -> float:
 
 def train(source: Source | str, out: str | Path, model: ClassifierSettings = MODEL,
           data: SequencesConfig = DATA, loop: LoopConfig = LOOP, resume: bool = False,
-          on_event: EventHook | None = None) -> dict:
+          on_event: EventHook | None = None, force: bool = False) -> dict:
     """Train a classifier on ``source`` into the folder ``out``, then test its best weights.
 
     Returns the loop's summary with ``test`` (accuracy, macro-F1, 1-NN baseline accuracy)
@@ -202,7 +202,7 @@ def train(source: Source | str, out: str | Path, model: ClassifierSettings = MOD
         built["data"] = prepared
         return ClassifyTask(net, prepared, source)
 
-    summary = fit(build, out, loop, resume=resume, on_event=on_event)
+    summary = fit(build, out, loop, resume=resume, on_event=on_event, force=force)
     best = Path(out) / "best"
     prepared = built.get("data")
     if summary["rank"] == 0 and best.is_dir() and prepared and "test" in prepared.parts:

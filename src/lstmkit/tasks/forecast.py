@@ -165,7 +165,7 @@ class ForecastTask:
 
 def train(data: SeriesConfig | None, out: str | Path, model: dict | None = None,
           forecast: ForecastConfig | None = None, loop: LoopConfig = DEFAULT_LOOP,
-          resume: bool = False, on_event: EventHook | None = None) -> dict:
+          resume: bool = False, on_event: EventHook | None = None, force: bool = False) -> dict:
     """Train a forecasting model on ``data`` into the folder ``out``; return the loop's
     summary. ``model`` holds ``SequenceConfig`` fields other than the sizes of the input
     and output (default ``DEFAULT_MODEL``); ``forecast`` says what the head predicts (default:
@@ -199,7 +199,7 @@ def train(data: SeriesConfig | None, out: str | Path, model: dict | None = None,
                                            **settings), config, forecast)
         return ForecastTask(net, prepared, forecast)
 
-    return fit(build, out, loop, resume=resume, on_event=on_event)
+    return fit(build, out, loop, resume=resume, on_event=on_event, force=force)
 
 
 def load(folder: Path, config: dict, device="cpu") -> Forecaster:

@@ -171,12 +171,13 @@ def split_settings(values: dict) -> dict:
 def train(corpus: str | Path, out: str | Path, model: dict | None = None,
           data: TextConfig = TextConfig(), loop: LoopConfig = LoopConfig(),
           clean: CleanConfig = CleanConfig(), fmt: str = "auto", resume: bool = False,
-          on_event: EventHook | None = None) -> dict:
+          on_event: EventHook | None = None, force: bool = False) -> dict:
     """Train a language model on ``corpus`` into the folder ``out``; return a summary.
 
     ``model`` holds ``ModelConfig`` fields other than ``vocab_size``. With ``resume``, the
     model, vocabulary, data and cleaning settings come from ``out/last``, and of ``loop``
-    only the settings in ``core.loop.RESUME_CHANGEABLE`` apply.
+    only the settings in ``core.loop.RESUME_CHANGEABLE`` apply. A new run needs ``out``
+    missing or empty, or ``force`` (which clears it).
     """
     def build(context: RunContext) -> LanguageModelTask:
         nonlocal data, clean, fmt
@@ -191,7 +192,7 @@ def train(corpus: str | Path, out: str | Path, model: dict | None = None,
             net = LanguageModel(ModelConfig(vocab_size=len(prepared.vocab), **(model or {})))
         return LanguageModelTask(net, prepared, clean, str(corpus))
 
-    return fit(build, out, loop, resume=resume, on_event=on_event)
+    return fit(build, out, loop, resume=resume, on_event=on_event, force=force)
 
 
 @dataclass
