@@ -254,12 +254,33 @@ def test_sweep_writes_its_table_and_plots(tmp_path):
     again = run("sweep", "--corpus", FIXTURES / "play.txt", "--out", out, "--param", "seq_len",
                 "--values", "8,16", "--tokens", 3000, "--epochs", 3, *TINY, "-q")
     assert "reusing the finished run" in again.output
+    before = (out / "seq_len=8" / "summary.json").read_bytes()
+    other = run("sweep", "--corpus", FIXTURES / "play.txt", "--out", out, "--param", "seq_len",
+                "--values", "8,16", "--tokens", 2000, "--epochs", 3, *TINY, "-q", ok=False)
+    assert other.exit_code == 1 and "holds a run made with other settings or data" in other.output
+    assert (out / "seq_len=8" / "summary.json").read_bytes() == before
+    corpus = tmp_path / "play.txt"  # the same settings on another text
+    corpus.write_text((FIXTURES / "play.txt").read_text()[:-200])
+    changed = run("sweep", "--corpus", corpus, "--out", out, "--param", "seq_len",
+                  "--values", "8", "--tokens", 3000, "--epochs", 3, *TINY, "-q", ok=False)
+    assert changed.exit_code == 1 and "other settings or data" in changed.output
+    redone = run("sweep", "--corpus", corpus, "--out", out, "--param", "seq_len", "--force",
+                 "--values", "8", "--tokens", 3000, "--epochs", 3, *TINY, "-q")
+    assert "reusing" not in redone.output and (out / "seq_len=8" / "summary.json").read_bytes() != before
+
+
+def test_sweep_run_names_are_exact():
+    from lstmkit.sweep import run_name
+
+    assert run_name("lr", 0.001) == "lr=0.001" and run_name("seq_len", 64) == "seq_len=64"
+    assert run_name("lr", 0.0010000001) != run_name("lr", 0.001)
 
 
 @pytest.mark.parametrize("args, message", [
     (["--param", "colour", "--values", "1"], "cannot sweep 'colour'"),
     (["--param", "layers", "--values", "1,two"], "'two' is not an integer for layers"),
     (["--param", "seq_len", "--values", "8", "--seq-len", "4"], "--seq-len cannot be passed"),
+    (["--param", "lr", "--values", "1e-3,0.001"], "repeats a value"),
 ])
 def test_sweep_errors(tmp_path, args, message):
     result = run("sweep", "--corpus", FIXTURES / "play.txt", "--out", tmp_path / "s", *args, ok=False)
@@ -307,3 +328,13 @@ def test_serve_names_models_and_warns_off_loopback():
     assert _named("poet=runs/x") == ("poet", "runs/x")
     assert _loopback("127.0.0.1") and _loopback("::1") and _loopback("localhost")
     assert not _loopback("0.0.0.0") and not _loopback("example.org")
+
+
+def test_sweep_refuses_a_folder_that_holds_something_else(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's")
+    result = run("sweep", "--corpus", FIXTURES / "play.txt", "--out", out, "--param", "seq_len",
+                 "--values", "8", ok=False)
+    assert result.exit_code == 1 and "holds something other than a sweep" in result.output
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]

@@ -2,9 +2,12 @@
 table and plots of what the setting does to quality, speed and memory.
 
 Each run is ``tasks.lm.train`` in a process of its own, in ``out/<param>=<value>/``, so its
-peak memory is its own and a crash does not take the others down. A value whose folder
-already holds a finished run (``summary.json``) is read instead of trained again, so an
-interrupted sweep continues where it stopped.
+peak memory is its own and a crash does not take the others down. ``out/sweep.json`` records
+what made each run (its settings, the corpus's fingerprint, the format) before it starts: a
+value whose folder holds a finished run made the same way is read instead of trained again,
+and an unfinished one goes on from its checkpoint, so an interrupted sweep continues where
+it stopped; a folder made any other way is refused (``force`` trains it again). The sweep
+folder is locked while a sweep writes it.
 
 Writes into ``out``: ``sweep.csv`` and ``sweep.md`` (value, validation perplexity, bits
 per character, tokens per second, peak memory, wall time), ``sweep-curves.png``
@@ -15,6 +18,7 @@ perplexity, speed and memory against the value).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -26,6 +30,8 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from .core.checkpoint import write_json
+from .core.folders import LOCK, claim_output, exclusive
 from .core.plot import pyplot, save_figure
 from .errors import LstmkitError
 
@@ -78,15 +84,39 @@ def parse_values(param: str, text: str) -> list:
     return values
 
 
+def run_name(param: str, value) -> str:
+    """The run folder's name: ``lr=0.001``; exact, so two values never share a folder."""
+    text = format(value, "g")
+    return f"{param}={text if type(value)(text) == value else repr(value)}"
+
+
+def corpus_fingerprint(corpus: str | Path) -> str:
+    """A file's SHA-256, or a folder's listing (names, sizes, modification times)."""
+    path = Path(corpus)
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            stat = file.stat()
+            digest.update(f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return "listing:" + digest.hexdigest()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise LstmkitError(f"cannot read corpus '{corpus}': {exc.strerror}") from exc
+    return "sha256:" + digest.hexdigest()
+
+
 def run_sweep(corpus: str | Path, out: str | Path, param: str, values: Sequence,
               settings: dict | None = None, tokens: int = 0, fmt: str = "auto",
-              on_event: Callable[[dict], None] | None = None) -> list[SweepRow]:
+              on_event: Callable[[dict], None] | None = None, force: bool = False) -> list[SweepRow]:
     """Train one model per value (``settings`` are every run's flat settings, as
     ``tasks.lm.split_settings`` takes them), then write the table and plots into ``out``;
-    return the rows in the order of ``values``."""
+    return the rows in the order of ``values``. ``force``: train again runs that ``out``
+    holds from other settings or data (see the module docstring)."""
     from .tasks.lm import split_settings
 
-    emit = on_event or (lambda event: None)
     if param not in SWEEPABLE:
         raise LstmkitError(f"cannot sweep '{param}' (choose from {', '.join(SWEEPABLE)})")
     settings = dict(settings or {})
@@ -94,46 +124,81 @@ def run_sweep(corpus: str | Path, out: str | Path, param: str, values: Sequence,
         settings["max_tokens"] = tokens
     for value in values:
         split_settings({**settings, param: value})  # every run's settings are valid before any runs
+    names = [run_name(param, value) for value in values]
+    if len(set(names)) != len(names):
+        raise LstmkitError(f"--values repeats a value: {', '.join(names)}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for index, value in enumerate(values):
-        run = out / f"{param}={value:g}"
-        emit({"event": "run", "index": index, "count": len(values), "param": param,
-              "value": value, "run": str(run)})
-        summary_path = run / "summary.json"
-        if summary_path.is_file() and json.loads(summary_path.read_text()).get("wall_s"):
-            log.info("%s=%g: reusing the finished run in %s", param, value, run)
-        else:
-            started = time.monotonic()
-            # A run cut short by an earlier sweep goes on where it stopped.
-            _train_apart(corpus, run, {**settings, param: value}, fmt, (run / "last").is_dir())
-            summary = json.loads(summary_path.read_text())
-            summary["wall_s"] = time.monotonic() - started
-            summary_path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        rows.append(_row(value, run))
-        emit({"event": "done", "index": index, "row": asdict(rows[-1])})
-    write_table(rows, param, out)
-    plot_sweep(rows, param, out)
+    if out.exists() and not out.is_dir():
+        claim_output(out, force)
+    fingerprint = corpus_fingerprint(corpus)
+    with exclusive(out / LOCK, f"sweep folder '{out}'", remove=True):
+        index_path = out / "sweep.json"
+        index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
+        runs = index.setdefault("runs", {})
+        if not runs and not force and any(p.name != LOCK for p in out.iterdir()):
+            raise LstmkitError(f"--out '{out}' holds something other than a sweep; choose a new "
+                               "folder (--force trains into it)")
+        rows = []
+        for position, (value, name) in enumerate(zip(values, names)):
+            made = json.loads(json.dumps({"settings": {**settings, param: value},
+                                          "corpus": fingerprint, "format": fmt}))
+            row = _one_run(corpus, out / name, made, runs.get(name), force, fmt,
+                           lambda: write_json(index_path, index), runs, name, on_event,
+                           {"index": position, "count": len(values), "param": param, "value": value})
+            rows.append(row)
+        write_table(rows, param, out)
+        plot_sweep(rows, param, out)
     return rows
 
 
-def _train_apart(corpus, run: Path, settings: dict, fmt: str, resume: bool) -> None:
+def _one_run(corpus, run: Path, made: dict, recorded: dict | None, force: bool, fmt: str,
+             save_index: Callable[[], None], runs: dict, name: str,
+             on_event: Callable[[dict], None] | None, where: dict) -> SweepRow:
+    """One value's run: reused, resumed, trained, or refused (see the module docstring)."""
+    emit = on_event or (lambda event: None)
+    emit({"event": "run", **where, "run": str(run)})
+    summary_path = run / "summary.json"
+    held = run.is_dir() and any(p.name != LOCK for p in run.iterdir())
+    if held and recorded != made and not force:
+        raise LstmkitError(f"'{run}' holds a run made with other settings or data than this "
+                           "sweep's; --force trains it again")
+    fresh = not held or recorded != made
+    finished = summary_path.is_file() and json.loads(summary_path.read_text()).get("wall_s")
+    if not fresh and finished:
+        log.info("%s: reusing the finished run in %s", name, run)
+    else:
+        runs[name] = made
+        save_index()
+        started = time.monotonic()
+        # A run cut short by an earlier sweep of the same settings goes on where it stopped.
+        resume = not fresh and (run / "last").is_dir()
+        _train_apart(corpus, run, made["settings"], fmt, resume, force=not resume)
+        summary = json.loads(summary_path.read_text())
+        summary["wall_s"] = time.monotonic() - started
+        write_json(summary_path, summary)
+    row = _row(where["value"], run)
+    emit({"event": "done", "index": where["index"], "row": asdict(row)})
+    return row
+
+
+def _train_apart(corpus, run: Path, settings: dict, fmt: str, resume: bool,
+                 force: bool = False) -> None:
     """``tasks.lm.train`` in a fresh process, so each run's peak memory is its own and a
     crash takes only that run down."""
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         try:
-            pool.submit(_train_one, str(corpus), str(run), settings, fmt, resume).result()
+            pool.submit(_train_one, str(corpus), str(run), settings, fmt, resume, force).result()
         except LstmkitError as exc:
             raise LstmkitError(f"the run in {run} failed: {exc}") from None
         except BrokenProcessPool as exc:
             raise LstmkitError(f"the run in {run} died ({exc}); its folder is kept") from exc
 
 
-def _train_one(corpus: str, run: str, settings: dict, fmt: str, resume: bool) -> None:
+def _train_one(corpus: str, run: str, settings: dict, fmt: str, resume: bool,
+               force: bool) -> None:
     from .tasks.lm import split_settings, train
 
-    train(corpus, run, **split_settings(settings), fmt=fmt, resume=resume)
+    train(corpus, run, **split_settings(settings), fmt=fmt, resume=resume, force=force)
 
 
 def _row(value, run: Path) -> SweepRow:
@@ -185,7 +250,7 @@ def plot_sweep(rows: Sequence[SweepRow], param: str, out: Path) -> None:
     fig, axis = plt.subplots(figsize=(7.5, 4))
     for row in rows:
         epochs, ppl = _validation_curve(Path(row.run))
-        axis.plot(epochs, ppl, "o-", label=f"{param}={row.value:g}")
+        axis.plot(epochs, ppl, "o-", label=run_name(param, row.value))
     axis.set_xlabel("epoch (passes over the training data)")
     axis.set_ylabel("validation perplexity")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))

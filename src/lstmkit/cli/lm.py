@@ -111,9 +111,10 @@ def evaluate_command(corpus, model_dir, split, fmt, batch_size, device, precisio
 @click.option("--values", required=True, help="Comma-separated values, e.g. 16,32,64,128,256.")
 @click.option("--tokens", type=int, default=0, show_default=True, help="Training tokens per run (the same budget for every value; 0: --epochs decides).")
 @click.option("--config", "config_file", type=click.Path(), help="TOML file of settings for every run.")
+@click.option("--force", is_flag=True, help="Train again the runs --out holds from other settings or data (they are deleted).")
 @run_options
 @click.pass_context
-def sweep(ctx: click.Context, corpus, out, param, values, tokens, config_file, fmt, quiet,
+def sweep(ctx: click.Context, corpus, out, param, values, tokens, config_file, force, fmt, quiet,
           **_: object) -> None:
     """Train one model per value of a setting and compare them.
 
@@ -122,7 +123,7 @@ def sweep(ctx: click.Context, corpus, out, param, values, tokens, config_file, f
     """
     from tqdm import tqdm
 
-    from ..sweep import parse_values, run_sweep
+    from ..sweep import parse_values, run_name, run_sweep
 
     param = param.replace("-", "_")
     parsed = parse_values(param, values)
@@ -139,17 +140,17 @@ def sweep(ctx: click.Context, corpus, out, param, values, tokens, config_file, f
 
     def progress(event: dict) -> None:
         if event["event"] == "run":
-            bar.set_postfix({param: f"{event['value']:g}"})
+            bar.set_postfix_str(run_name(param, event["value"]))
         elif event["event"] == "done":
             row = event["row"]
             ppl = row["val_ppl"]
-            tqdm.write(f"{param}={row['value']:g}: validation perplexity "
+            tqdm.write(f"{run_name(param, row['value'])}: validation perplexity "
                        f"{'-' if ppl is None else f'{ppl:.2f}'}, {row['tokens_per_s']:.0f} tokens/s, "
                        f"peak {row['peak_memory_mib']:.0f} MiB, {row['wall_s']:.0f} s", file=sys.stderr)
             bar.update(1)
 
     try:
-        rows = run_sweep(corpus, out, param, parsed, settings, tokens, fmt, progress)
+        rows = run_sweep(corpus, out, param, parsed, settings, tokens, fmt, progress, force=force)
     finally:
         bar.close()
     click.echo(Path(out, "sweep.md").read_text(encoding="utf-8"), nl=False)
