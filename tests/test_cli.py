@@ -98,7 +98,7 @@ def test_export_half_precision(tiny_model_dir, tmp_path):
      "3 character(s) not in the model's vocabulary: a b c"),
     (lambda d, m: ["poem", "--model", d / "corrupt"], "corrupt or not safetensors"),
     (lambda d, m: ["poem", "--model", d / "nowhere"], "does not exist"),
-    (lambda d, m: ["poem", "--model", m, "--temperature", "-1"], "temperature must not be negative"),
+    (lambda d, m: ["poem", "--model", m, "--temperature", "-1"], "temperature must be a finite number, 0 or more"),
     (lambda d, m: ["train", "--corpus", d / "empty.jsonl", "--out", d / "r", "--device", "cuda:0"],
      "no CUDA GPU"),
 ])

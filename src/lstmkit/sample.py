@@ -11,6 +11,7 @@ mask characters), so every decoding strategy obeys the same constraints.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -36,8 +37,10 @@ class SampleConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise LstmkitError(f"temperature must not be negative (got {self.temperature})")
+        if not math.isfinite(self.temperature) or self.temperature < 0:
+            raise LstmkitError(f"temperature must be a finite number, 0 or more (got {self.temperature})")
+        if self.seed is not None and not 0 <= self.seed < 2**64:
+            raise LstmkitError(f"seed must be between 0 and 2**64 - 1 (got {self.seed})")
         if self.top_k < 0:
             raise LstmkitError(f"top_k must not be negative (got {self.top_k})")
         if not 0.0 < self.top_p <= 1.0:
@@ -192,7 +195,7 @@ class Generator:
         if config.seed is None:
             gen.seed()
         else:
-            gen.manual_seed(config.seed)
+            gen.manual_seed(config.seed % 2**63)  # a seed plus a round number may pass 64 bits
         start_tokens, prompt_ids = self._prompt(start)  # tokenized (and warned about) once
         logits, state = self._prime(prompt_ids, n)
         eos = self.vocab.eos_id
@@ -207,7 +210,9 @@ class Generator:
             if config.temperature == 0:
                 choice = logits.argmax(dim=-1)
             else:
-                scaled = filter_logits(logits / config.temperature, config.top_k, config.top_p)
+                # From the row's maximum down, so a tiny temperature cannot overflow to inf.
+                top = logits.amax(dim=-1, keepdim=True)
+                scaled = filter_logits((logits - top) / config.temperature, config.top_k, config.top_p)
                 choice = draw(torch.softmax(scaled, dim=-1), gen)
             choice = choice.masked_fill(done, eos)  # finished rows idle on <eos>
             logprob += torch.where(done, 0.0, log_probs.gather(1, choice[:, None])[:, 0].double())
@@ -234,7 +239,7 @@ class Generator:
         """
         kept: list[Sample] = []
         for round_ in range(rounds):
-            seed = None if config.seed is None else config.seed + round_
+            seed = None if config.seed is None else (config.seed + round_) % 2**64
             batch = self.generate(start, n - len(kept), replace(config, seed=seed), hook)
             kept.extend(s for s in batch if s.finished and s.text)  # an empty poem is no poem
             if len(kept) == n:

@@ -3,6 +3,7 @@ typed options and TOML files, the training progress bar, JSON output."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..core.config import PRECISIONS, RESUME_CHANGEABLE, LoopConfig
-from ..errors import LstmkitError
+from ..errors import LstmkitError, printable
 
 log = logging.getLogger("lstmkit")
 
@@ -22,13 +23,56 @@ class LstmkitGroup(click.Group):
 
     group_class = type  # subgroups (lstmkit forecast, lstmkit classify) are LstmkitGroups too
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """As click's, but every error line has control characters escaped (an option's
+        value is echoed in its error, and may hold a terminal escape sequence)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _close_progress_bars()
+            shown = io.StringIO()
+            exc.show(file=shown)
+            click.echo(printable(shown.getvalue(), newlines=True), err=True, nl=False)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except LstmkitError as exc:
-            raise click.ClickException(_message(exc, ctx)) from None
-        except FileNotFoundError as exc:
-            raise click.ClickException(f"{exc.strerror}: '{exc.filename}'") from None
+        except (LstmkitError, OSError, MemoryError, RuntimeError) as exc:
+            message = _failure(exc, ctx)
+            if message is None:
+                raise
+            _close_progress_bars()  # so the error starts a line of its own
+            raise click.ClickException(message) from None
+
+
+def _failure(exc: BaseException, ctx: click.Context) -> str | None:
+    """The one line for a failure a user can act on; None for a bug (a traceback)."""
+    if isinstance(exc, LstmkitError):
+        return printable(_message(exc, ctx))
+    if isinstance(exc, OSError):  # a missing or unreadable file, a full disk, a read-only folder
+        return f"{exc.strerror or exc}" + (f": '{exc.filename}'" if exc.filename else "")
+    if isinstance(exc, MemoryError) or "can't allocate memory" in str(exc) \
+            or "out of memory" in str(exc).lower():
+        return OUT_OF_MEMORY
+    return None
+
+
+def _close_progress_bars() -> None:
+    tqdm = sys.modules.get("tqdm")
+    if tqdm is not None:
+        for bar in list(getattr(tqdm.tqdm, "_instances", ())):
+            bar.close()
+
+
+OUT_OF_MEMORY = ("out of memory: ask for fewer or shorter results (-n, --max-len, "
+                 "--candidates, --batch-size)")
 
 
 def _message(exc: LstmkitError, ctx: click.Context) -> str:

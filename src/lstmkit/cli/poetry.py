@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import LstmkitError
+from ..errors import LstmkitError, printable
 from ..sample import SampleConfig
 from .base import echo_json, main, options
 
@@ -107,7 +107,7 @@ def check(text, path, form, tune, tones, rhyme, as_json) -> None:
     if as_json:
         echo_json(result.to_dict())
     else:
-        click.echo(format_report(result))
+        click.echo(printable(format_report(result), newlines=True))
     if not result.ok:
         sys.exit(2)
 

@@ -219,6 +219,8 @@ class _Run:
                             [float(loss_sum), loss_count, window_tokens, float(interrupt["stop"])],
                             self.device)
                         mean = total / count
+                        if not math.isfinite(mean):
+                            raise self._diverged(f"the training loss became {mean}")
                         now = time.perf_counter()
                         row = {"kind": "step", "step": self.step, "epoch": self.epoch + 1,
                                "loss": mean, **task.step_metrics(mean), "lr": lr,
@@ -280,7 +282,15 @@ class _Run:
             return f"reached max_minutes={config.max_minutes:g}"
         return None
 
+    def _diverged(self, what: str) -> LstmkitError:
+        saved = self.out / "last"
+        kept = f"; '{saved}' keeps the last good checkpoint" if saved.is_dir() else ""
+        return LstmkitError(f"{what} at step {self.step}: training diverged (lower --lr, or "
+                            f"keep --clip on){kept}")
+
     def _save(self, name: str, meta: dict, trainer: tuple[dict, dict] | None = None) -> None:
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise self._diverged("the weights hold NaN or infinite values")
         save_checkpoint(self.out / name, self.model, self.task.name, {**self.meta, **meta},
                         files=self.task.files(), trainer=trainer)
 

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import CorpusError
+from .encoding import not_utf8_at
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def detect_format(path: Path) -> str:
         return "jsonl"
     if suffix == ".json":
         return "json"
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
         head = [line.strip() for _, line in zip(range(200), handle)]
     head = [line for line in head if line]
     if head and head[0].startswith("{"):
@@ -162,7 +163,7 @@ def _record(obj: object, where: str) -> _Raw:
 
 
 def _read_jsonl(path: Path) -> Iterator[_Raw]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -176,7 +177,7 @@ def _read_jsonl(path: Path) -> Iterator[_Raw]:
 
 def _read_json_array(path: Path, label: str) -> Iterator[_Raw]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise CorpusError(f"corpus '{path}': not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, list):
@@ -192,7 +193,7 @@ def _read_dir(path: Path) -> Iterator[_Raw]:
     used = 0
     for file in files:
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
+            data = json.loads(file.read_text(encoding="utf-8-sig"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             log.warning("skipping '%s': not a JSON file", file.name)
             continue
@@ -208,7 +209,7 @@ def _read_dir(path: Path) -> Iterator[_Raw]:
 
 
 def _read_titled(path: Path) -> Iterator[_Raw]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, 1):
             line = line.strip()
             if not line:
@@ -221,7 +222,7 @@ def _read_titled(path: Path) -> Iterator[_Raw]:
 
 
 def _read_lines(path: Path) -> Iterator[_Raw]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         for line in handle:
             if line.strip():
                 yield _Raw(paragraphs=(line,))
@@ -326,7 +327,7 @@ def load_poems(path: str | Path, config: CleanConfig = CleanConfig(), fmt: str =
                 seen.add(text)
             poems.append(Poem(title=title, author=author, text=text))
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"corpus '{path}': not UTF-8 text (byte {exc.start})") from exc
+        raise CorpusError(f"corpus '{path}': not UTF-8 text ({not_utf8_at(path)})") from exc
     report.kept = len(poems)
     for problem in report.problems:
         log.warning("corpus '%s' %s (skipped %d of %d records)", path, problem,
@@ -367,9 +368,9 @@ def load_text(path: str | Path, config: CleanConfig = CleanConfig(), fmt: str = 
         poems, report = load_poems(path, config, fmt)
         return "\n".join(p.text for p in poems) + "\n", report
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"corpus '{path}': not UTF-8 text (byte {exc.start})") from exc
+        raise CorpusError(f"corpus '{path}': not UTF-8 text ({not_utf8_at(path)})") from exc
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if config.t2s:
         text = _t2s_converter()(text)

@@ -78,9 +78,15 @@ class CheckResult:
         }
 
 
+HALF_WIDTH = str.maketrans({",": "，", ".": "。", "?": "？", "!": "！", ";": "；",
+                            "\uff0e": "。", "\uff61": "。", "\uff64": "、"})
+INVISIBLE = re.compile("[\\s\ufeff\u200b-\u200d\u2060]+")  # whitespace, BOM, zero-width
+
+
 def split_lines(text: str) -> list[Line]:
-    """Cut a poem into lines at ，。？！；、, whitespace ignored."""
-    text = re.sub(r"\s+", "", text)
+    """Cut a poem into lines at ，。？！；、 (or their half-width forms , . ? ! ;),
+    whitespace, byte-order marks and zero-width characters ignored."""
+    text = INVISIBLE.sub("", text).translate(HALF_WIDTH)
     lines, current = [], ""
     for char in text:
         if char in SENTENCE_END + CLAUSE_END:
