@@ -200,7 +200,7 @@ def test_config_file_fills_settings_and_the_command_line_wins(tmp_path):
     result = run("classify", "train", "--data", data, "--out", tmp_path / "s", "--config",
                  config, ok=False)
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert result.output.startswith("Error: invalid setting:")
+    assert result.output.startswith("Error: config ") and "hidden_size must be an integer (got 'big')" in result.output
 
 
 def _write(path: Path, content: str | bytes) -> Path:

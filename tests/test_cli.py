@@ -53,12 +53,23 @@ def test_config_file_fills_options_and_the_command_line_wins(tmp_path):
     assert meta["data"]["batch_size"] == 8 and meta["loop"]["epochs"] == 1
 
 
-def test_unknown_config_key(tmp_path):
+@pytest.mark.parametrize("content, message", [
+    (b"hiden_size = 6\n", "unknown setting 'hiden_size' for lstmkit train"),
+    (b"[modle]\nhidden_size = 6\n", "unknown section [modle]"),
+    (b"[model]\nhidden_size = 'big'\n", "hidden_size must be an integer (got 'big')"),
+    (b"epochs = 1.5\n", "epochs must be an integer (got 1.5)"),
+    (b"lr = true\n", "lr must be a number (got True)"),
+    (b"precision = 'fp64'\n", "precision: 'fp64' is not one of"),
+    (b"\xff\xfe\x00binary", "is not a UTF-8 text file"),
+    (b"epochs = \n", "is not valid TOML"),
+])
+def test_a_bad_config_is_named_in_one_line(tmp_path, content, message):
     config = tmp_path / "bad.toml"
-    config.write_text("hiden_size = 6\n", "utf-8")
+    config.write_bytes(content)
     result = run("train", "--corpus", FIXTURES / "poems.jsonl", "--out", tmp_path / "r",
                  "--config", config, ok=False)
-    assert result.exit_code == 1 and "unknown setting(s): hiden_size" in result.output
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert not (tmp_path / "r").exists()
 
 
 def test_poem_and_write(tiny_model_dir):

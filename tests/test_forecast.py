@@ -198,7 +198,7 @@ def test_a_config_file_fills_settings_and_typed_options_win(tmp_path):
     config.write_text("hiden_size = 6\n", "utf-8")
     result = run("forecast", "train", "--demo", "sine", "--config", config, "--out",
                  tmp_path / "bad", ok=False)
-    assert result.exit_code == 1 and "unknown setting(s): hiden_size" in result.output
+    assert result.exit_code == 1 and "unknown setting 'hiden_size' for lstmkit forecast train" in result.output
 
 
 def _step_losses(folder: Path) -> dict[int, float]:

@@ -52,6 +52,11 @@ CASES = [
      "weight_decay must be a finite number"),
     (["train", "--corpus", str(FIXTURES / "poems.jsonl"), "--out", "{run}", "--resume", "--epochs", "1"],
      "is finished"),
+    (["poem", "--model", "{run}/best", "--form", "七绝", "--tune", "浣溪沙"], "does not go with --form 七绝"),
+    (["poem", "--model", "{run}/best", "--rhyme", "七阳"], "--rhyme needs a form"),
+    (["poem", "--model", "{run}/best", "--tones", "off"], "--tones off needs a form"),
+    (["train", "--corpus", str(FIXTURES / "poems.jsonl"), "--out", "{tmp}/new", *TINY, "--min-freq", "999999"],
+     "leaves 0 of"),
     (["train", "--corpus", str(FIXTURES / "poems.jsonl"), "--out", "{tmp}/diverge", "--lr", "1e30", "--clip", "0",
       "--log-every", "1", *TINY], "training diverged"),
 ]

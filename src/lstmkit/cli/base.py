@@ -103,22 +103,56 @@ def explicit(ctx: click.Context) -> dict:
                                                       click.core.ParameterSource.DEFAULT_MAP)}
 
 
+SECTIONS = ("model", "data", "loop", "train", "clean", "forecast", "series")  # only for people
+
+
 def read_toml(path: str) -> dict:
-    """A TOML file's settings, flat (sections such as [model] and [loop] are optional)."""
+    """A TOML file's settings, flat (sections such as [model] and [loop] are optional, and
+    must be one of ``SECTIONS``); names with - or _ alike."""
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except OSError as exc:
         raise LstmkitError(f"cannot read config '{path}': {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise LstmkitError(f"config '{path}' is not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
         raise LstmkitError(f"config '{path}' is not valid TOML: {exc}") from exc
     flat: dict = {}
     for key, value in data.items():
         if isinstance(value, dict):
+            if key not in SECTIONS:
+                raise LstmkitError(f"config '{path}': unknown section [{key}] (use "
+                                   f"{', '.join(f'[{s}]' for s in SECTIONS)}, or none)")
             flat.update(value)
         else:
             flat[key] = value
     return {key.replace("-", "_"): value for key, value in flat.items()}
+
+
+def checked_toml(ctx: click.Context, path: str, exclude: tuple[str, ...]) -> dict:
+    """``read_toml``'s settings, each one an option of this command, of the option's type
+    (no silent rounding: 1.5 is not an integer) and within its range or choices."""
+    params = {p.name: p for p in ctx.command.params if p.name not in exclude}
+    checked = {}
+    for key, value in read_toml(path).items():
+        param = params.get(key)
+        if param is None or isinstance(param, click.Argument):
+            command = " ".join(["lstmkit", *ctx.command_path.split()[1:]])
+            raise LstmkitError(f"config '{path}': unknown setting '{key}' for {command}")
+        kind = param.type
+        wanted = {click.INT: (int,), click.FLOAT: (int, float), click.BOOL: (bool,)}.get(
+            kind, (int,) if isinstance(kind, click.IntRange) else
+            (int, float) if isinstance(kind, click.FloatRange) else (str,))
+        if (isinstance(value, bool) and bool not in wanted) or not isinstance(value, wanted):
+            names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+            raise LstmkitError(f"config '{path}': {key} must be {names[wanted[-1]]} "
+                               f"(got {printable(repr(value))})")
+        try:
+            checked[key] = kind.convert(value, param, ctx)
+        except click.BadParameter as exc:
+            raise LstmkitError(f"config '{path}': {key}: {exc.message}") from None
+    return checked
 
 
 def echo_json(value: object) -> None:
@@ -164,7 +198,7 @@ def run_settings(ctx: click.Context, config_file: str | None, exclude: tuple[str
     values = {k: v for k, v in ctx.params.items() if k not in exclude}
     typed = {k: v for k, v in explicit(ctx).items() if k in values}
     if config_file:
-        values.update(read_toml(config_file))
+        values.update(checked_toml(ctx, config_file, exclude))
         values.update(typed)
     return values, typed
 

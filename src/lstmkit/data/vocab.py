@@ -8,6 +8,7 @@ settings give the same ids on every machine.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 from ..errors import CheckpointError, VocabError
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+log = logging.getLogger(__name__)
+
 SPECIALS = (PAD, BOS, EOS, UNK)
 
 
@@ -43,6 +46,15 @@ class Vocab:
             counts.pop(special, None)
         ranked = sorted((tok for tok, n in counts.items() if n >= min_freq),
                         key=lambda tok: (-counts[tok], tok))
+        if counts and not ranked:  # a model of <unk> alone learns nothing
+            top = max(counts.values())
+            raise VocabError(f"min_freq {min_freq} leaves {len(ranked)} of {len(counts)} tokens in "
+                             f"the vocabulary (the most frequent appears {top} times); lower --min-freq")
+        kept = sum(counts[tok] for tok in ranked)
+        total = sum(counts.values())
+        if kept < 0.5 * total:
+            log.warning("min_freq %d leaves %d tokens in the vocabulary: %.0f%% of the training "
+                        "text becomes <unk>", min_freq, len(ranked), 100 * (1 - kept / total))
         if max_size is not None:
             ranked = ranked[: max(0, max_size - len(SPECIALS))]
         return cls(list(SPECIALS) + ranked)

@@ -46,8 +46,15 @@ class PoemRequest:
         """A request from a user's options (see the module docstring); whitespace in
         ``start`` is dropped. ``template`` (``春风＿＿＿＿＿，...``) and locked ``lines`` (one
         entry per line, None to write) fix characters (``poetry.template``)."""
+        if tune and form and form != "ci":
+            raise LstmkitError(f"--tune names a 词牌; it does not go with --form {form} (drop --form, "
+                               "or use --form ci)")
         if tune and not form:
             form = "ci"
+        if not (form or acrostic or tune):
+            for asked, what in ((rhyme, "--rhyme"), (tones != "strict", f"--tones {tones}")):
+                if asked:
+                    raise LstmkitError(f"{what} needs a form (--form, --tune or --acrostic)")
         if acrostic and not form:
             if len(acrostic) not in (4, 8):
                 raise LstmkitError(f"an acrostic of {len(acrostic)} characters fits no form "

@@ -239,7 +239,7 @@ def _poem_request(body: PoemBody, served: Mapping[str, Served], limits: Limits
     vocab = served[name].generator.vocab
     simple = to_simplified  # the models write simplified: a reader's traditional text is read so
     try:
-        request = PoemRequest.make(form=body.form, tune=body.tune if body.form == "ci" else None,
+        request = PoemRequest.make(form=body.form, tune=body.tune,
                                    tones=body.tones, rhyme=body.rhyme,
                                    acrostic=simple(body.acrostic), start=simple(body.start) or "",
                                    refine=body.refine, template=simple(body.template),
