@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint setup clean bench
+.PHONY: demo test lint setup clean bench robustness
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/compare.py
+
+# The long robustness run (10,000 fuzz cases, 50 kills, ...): writes RELIABILITY.md.
+robustness: $(STAMP)
+	LSTMKIT_ROBUSTNESS=long $(BIN)/python scripts/robustness.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

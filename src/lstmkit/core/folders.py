@@ -116,8 +116,8 @@ def claim_output(out: Path, force: bool = False, sources: Iterable[Path] = (),
     out = Path(out)
     where = out.resolve()
     for source in sources:
-        source = Path(source).resolve()
-        if where == source or where in source.parents or source in where.parents:
+        read = Path(source).resolve()
+        if where == read or where in read.parents or read in where.parents:
             raise LstmkitError(f"{option} '{out}' would overwrite what this command reads "
                                f"('{source}'); choose another folder")
     if out.exists() and not out.is_dir():
