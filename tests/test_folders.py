@@ -88,3 +88,24 @@ def test_claim_output_names_a_folder_it_cannot_write(tmp_path):
             claim_output(locked / "out")
     finally:
         locked.chmod(0o700)
+
+
+def test_claim_file_and_atomic_file(tmp_path):
+    from lstmkit.core.folders import atomic_file, claim_file
+
+    data = tmp_path / "data.csv"
+    data.write_text("x")
+    with pytest.raises(LstmkitError, match="is what this command reads"):
+        claim_file(data, force=True, sources=[data])
+    with pytest.raises(LstmkitError, match="exists"):
+        claim_file(data)
+    with pytest.raises(LstmkitError, match="is a folder"):
+        claim_file(tmp_path)
+    claim_file(tmp_path / "new.csv")
+    with pytest.raises(RuntimeError), atomic_file(data) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError
+    assert data.read_text() == "x" and [p.name for p in tmp_path.iterdir()] == ["data.csv"]
+    with atomic_file(data) as tmp:
+        tmp.write_text("whole")
+    assert data.read_text() == "whole" and [p.name for p in tmp_path.iterdir()] == ["data.csv"]

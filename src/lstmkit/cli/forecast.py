@@ -8,6 +8,7 @@ import click
 
 from ..data.series import RELATIVES, TRANSFORMS, SeriesConfig
 from ..data.series_csv import DEMOS, FILLS
+from ..errors import LstmkitError
 from ..model import CELLS
 from ..tasks.forecast import DEFAULT_LOOP as FORECAST_LOOP
 from ..tasks.forecast import DEFAULT_MODEL as FORECAST_MODEL
@@ -101,17 +102,24 @@ def train(ctx: click.Context, out: str, config_file: str | None, resume: bool, f
 @click.option("--out", default="forecast.csv", show_default=True, type=click.Path(), help="The forecast as CSV.")
 @click.option("--plot", type=click.Path(), help="The forecast as PNG (default: --out with .png).")
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--force", is_flag=True, help="Replace --out and --plot if they exist.")
 def predict(model_dir: str, csv: str | None, hide: str, out: str, plot: str | None,
-            device: str) -> None:
+            device: str, force: bool) -> None:
     """Forecast the next horizon of each series, as CSV and a plot."""
     from ..core.device import resolve_device
+    from ..core.folders import atomic_file, claim_file
     from ..tasks.forecast import load_forecaster
 
+    plot = plot or str(Path(out).with_suffix(".png"))
+    if Path(plot) == Path(out):
+        raise LstmkitError(f"--plot '{plot}' and --out are one file; name another")
+    claim_file(Path(out), force, sources=[csv])
+    claim_file(Path(plot), force, sources=[csv], option="--plot")
     forecaster = load_forecaster(model_dir, resolve_device(device))
     result = forecaster.predict(forecaster.read(csv), hide=hide)
-    plot = plot or str(Path(out).with_suffix(".png"))
-    result.to_csv(out)
-    result.plot(plot)
+    with atomic_file(Path(out)) as tmp_csv, atomic_file(Path(plot)) as tmp_png:
+        result.to_csv(tmp_csv)
+        result.plot(tmp_png)
     table = result.table
     if len(table) <= PRINTED_ROWS:
         shown = table.drop(columns=["origin"]).dropna(axis=1, how="all")

@@ -136,6 +136,35 @@ def claim_output(out: Path, force: bool = False, sources: Iterable[Path] = (),
         raise LstmkitError(f"{option} '{out}': cannot write in '{ancestor}' (permission denied)")
 
 
+def claim_file(path: Path, force: bool = False, sources: Iterable[Path] = (),
+               option: str = "--out") -> None:
+    """Refuse an output file that is an input of the command (never, even with ``force``),
+    an existing file (unless ``force``), a folder, or in a place that cannot be written."""
+    path = Path(path)
+    for source in sources:
+        if source is not None and Path(source).exists() and path.exists() \
+                and os.path.samefile(path, source):
+            raise LstmkitError(f"{option} '{path}' is what this command reads; choose another file")
+    if path.is_dir():
+        raise LstmkitError(f"{option} '{path}' is a folder, not a file")
+    if path.exists() and not force:
+        raise LstmkitError(f"{option} '{path}' exists (--force replaces it)")
+    claim_output(path.parent if str(path.parent) else Path("."), force=True, option=option)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename
+    (a reader never sees half a file), on an error it is removed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def exclusive(lock: Path, what: str, remove: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on the file ``lock`` (made if missing) for the ``with`` body;
