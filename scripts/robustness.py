@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import platform
 import random
 import sys
@@ -117,8 +118,37 @@ def disk_full_trial(folder: Path, rng: random.Random) -> str:
     return "handled" if summary["step"] == 8 else f"resumed to step {summary['step']}"
 
 
+MEASURE = """
+import sys
+from lstmkit.data.corpus import load_poems
+def hwm():  # KiB; VmHWM starts anew at exec, where ru_maxrss keeps the parent's
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+base = hwm()
+poems, report = load_poems(sys.argv[1])
+peak = hwm()
+chars = sum(len(p.text) + len(p.title) + len(p.author) for p in poems)
+print(base, peak, report.read, report.kept, chars)
+"""
+
+
+def corpus_memory(corpus: Path) -> str:
+    """Peak memory of reading ``corpus`` in a fresh process, against what it keeps."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(corpus)], capture_output=True,
+                          text=True, env=harness.ENV, timeout=600)
+    if done.returncode != 0:
+        return f"reading {corpus} failed: {done.stderr.strip()[-200:]}"
+    base, peak, read, kept, chars = map(int, done.stdout.split())
+    shown = os.path.relpath(corpus, ROOT)
+    return (f"Reading `{shown}` ({corpus.stat().st_size / 2**20:.1f} MiB, {read} records): peak RSS "
+            f"{peak / 1024:.1f} MiB, {(peak - base) / 1024:.1f} MiB over the interpreter with lstmkit "
+            f"imported, for {kept} poems kept ({chars} characters of text, titles and authors: "
+            f"{(peak - base) * 1024 / max(chars, 1):.1f} bytes per kept character).")
+
+
 def write_report(path: Path, rows: list[tuple[str, Counter, list[str]]], command: str,
-                 seconds: float) -> None:
+                 seconds: float, memory: list[str]) -> None:
     lines = ["# Reliability", "",
              "What `make robustness` (`python scripts/robustness.py`) tried, what was handled (a result, "
              "or a one-line refusal, with nothing of the user's lost) and what was not.", "",
@@ -134,6 +164,8 @@ def write_report(path: Path, rows: list[tuple[str, Counter, list[str]]], command
     failures = [(name, f) for name, _, fs in rows for f in fs]
     lines += ["", "Failures:" if failures else "Nothing was lost.", ""]
     lines += [f"- {name}: {f}" for name, f in failures]
+    if memory:
+        lines += ["", "## Memory", "", *memory]
     lines += ["", "Kinds: *fuzz* runs random bytes, invalid UTF-8, byte-order marks, huge lines, JSON of "
               "the wrong shape and mixed scripts through the corpus readers (poems and stream text; a "
               "result must account for every record read) and random text, forms and tunes through "
@@ -155,6 +187,9 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=10)
     parser.add_argument("--disk-full", type=int, default=20)
     parser.add_argument("--out", default=str(ROOT / "RELIABILITY.md"))
+    parser.add_argument("--corpora", default=str(ROOT.parent / "shared" / "data" / "tang.jsonl") + ","
+                        + str(ROOT.parent / "shared" / "data" / "songci.jsonl"),
+                        help="corpora whose reading memory to report (missing ones are skipped)")
     args = parser.parse_args()
     started = time.monotonic()
     rows = [(f"fuzz: {name}", outcomes, failures)
@@ -166,8 +201,9 @@ def main() -> None:
             ("disk full", args.disk_full, disk_full_trial)):
         outcomes, failures = run_trials(name, count, trial)
         rows.append((name, outcomes, failures))
+    memory = [corpus_memory(Path(c)) for c in args.corpora.split(",") if c and Path(c).is_file()]
     command = "python scripts/robustness.py " + " ".join(sys.argv[1:])
-    write_report(Path(args.out), rows, command.strip(), time.monotonic() - started)
+    write_report(Path(args.out), rows, command.strip(), time.monotonic() - started, memory)
     print(f"wrote {args.out}")
     if any(failures for _, _, failures in rows):
         sys.exit(1)
