@@ -102,6 +102,9 @@ def test_claim_file_and_atomic_file(tmp_path):
     with pytest.raises(LstmkitError, match="is a folder"):
         claim_file(tmp_path)
     claim_file(tmp_path / "new.csv")
+    with pytest.raises(LstmkitError, match="is a file, not a folder"):
+        claim_file(data / "inside.csv", force=True)
+    assert data.read_text() == "x"  # a file in the way is never removed for a file output
     with pytest.raises(RuntimeError), atomic_file(data) as tmp:
         tmp.write_text("half")
         raise RuntimeError

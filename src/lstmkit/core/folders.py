@@ -25,7 +25,7 @@ from ..errors import LstmkitError
 
 try:
     import fcntl
-except ImportError:  # not on Windows: no locking there
+except ImportError:  # Windows has no flock: no locking there
     fcntl = None
 
 LOCK = ".lstmkit.lock"
@@ -66,6 +66,7 @@ def recover_dir(target: Path) -> None:
     if gone["new"]:
         if target.exists():
             aside = parent / f".{name}.old-replaced"
+            _remove(aside)
             os.replace(target, aside)
             gone["old"].append(aside)
         os.replace(gone["new"].pop(), target)
@@ -127,13 +128,18 @@ def claim_output(out: Path, force: bool = False, sources: Iterable[Path] = (),
     if out.is_dir() and not force and any(p.name != LOCK for p in out.iterdir()):
         raise LstmkitError(f"{option} '{out}' is not empty; choose a new folder (--force "
                            "replaces what is there)")
+    _writable(where, f"{option} '{out}'")
+
+
+def _writable(where: Path, shown: str) -> None:
+    """Refuse ``where`` if its nearest existing ancestor is a file or not writable."""
     ancestor = where
     while not ancestor.exists():
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise LstmkitError(f"{option} '{out}': '{ancestor}' is a file, not a folder")
+        raise LstmkitError(f"{shown}: '{ancestor}' is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise LstmkitError(f"{option} '{out}': cannot write in '{ancestor}' (permission denied)")
+        raise LstmkitError(f"{shown}: cannot write in '{ancestor}' (permission denied)")
 
 
 def claim_file(path: Path, force: bool = False, sources: Iterable[Path] = (),
@@ -149,7 +155,7 @@ def claim_file(path: Path, force: bool = False, sources: Iterable[Path] = (),
         raise LstmkitError(f"{option} '{path}' is a folder, not a file")
     if path.exists() and not force:
         raise LstmkitError(f"{option} '{path}' exists (--force replaces it)")
-    claim_output(path.parent if str(path.parent) else Path("."), force=True, option=option)
+    _writable(path.resolve().parent, f"{option} '{path}'")
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import LstmkitError
+from ..errors import CheckpointError, LstmkitError
 from .folders import LOCK, claim_output, exclusive, recover_dir
 
 RUN_MARKS = ("metrics.jsonl", "summary.json", "last", "best")
@@ -35,6 +35,8 @@ def run_folder(out: Path, resume: bool, force: bool = False) -> Iterator[None]:
     if not _main_process():
         yield
         return
+    if resume and not out.is_dir():
+        raise CheckpointError(f"nothing to resume: '{out / 'last'}' does not exist")
     if out.exists() and not out.is_dir():
         claim_output(out, force)  # a file: refused, or removed with force
     with exclusive(out / LOCK, f"run folder '{out}'", remove=True):
