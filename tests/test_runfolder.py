@@ -48,6 +48,9 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path, poems_path):
     assert before == {name: (run / name).read_bytes() for name in before}
     summary = train(poems_path, run, TINY_MODEL, **tiny_config(epochs=2), resume=True)
     assert summary["epoch"] == 2
+    (run / "summary.json").unlink()  # killed after the last checkpoint, before the summary
+    summary = train(poems_path, run, TINY_MODEL, **tiny_config(epochs=2), resume=True)
+    assert summary["stopped"].startswith("done") and (run / "summary.json").exists()
 
 
 def test_rows_logged_after_the_checkpoint_are_dropped_on_resume(tmp_path, poems_path):

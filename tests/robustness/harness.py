@@ -45,13 +45,12 @@ def kill_training(out: Path, rng: random.Random, epochs: int = 3) -> str:
     time.sleep(rng.uniform(0.3, 4.0))  # start-up is most of it: kills land everywhere
     child.send_signal(signal.SIGKILL)
     child.wait()
-    resumed = (lstmkit(*_train_args(out, epochs), "--resume") if (out / "last").exists()
-               or any(out.glob(".last.*")) else lstmkit(*_train_args(out, epochs), "--force"))
+    # What a user does next: --resume, and if there was no checkpoint yet, start over.
+    resumed = lstmkit(*_train_args(out, epochs), "--resume")
+    if resumed.returncode != 0 and "nothing to resume" in resumed.stderr:
+        resumed = lstmkit(*_train_args(out, epochs), "--force")
     if resumed.returncode != 0:
-        if "is finished" in resumed.stderr:  # it had ended before the kill
-            pass
-        else:
-            return f"resume failed: {resumed.stderr.strip().splitlines()[-1:]}"
+        return f"resume failed: {resumed.stderr.strip().splitlines()[-1:]}"
     steps = _steps(out)
     if steps != list(range(1, len(steps) + 1)):
         return f"metrics steps not once each: {steps}"

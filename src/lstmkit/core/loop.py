@@ -180,6 +180,9 @@ class _Run:
     def run(self) -> dict:
         config, dist, task = self.config, self.dist, self.task
         if self.step and (self.epoch >= config.epochs or self.step >= self.total_steps):
+            if not (self.out / "summary.json").exists():  # killed after its last checkpoint
+                return self._finish("done (summary written on --resume after an interruption)",
+                                    time.monotonic(), 0.0, 0)
             raise LstmkitError(f"the run in '{self.out}' is finished (step {self.step}, epoch "
                                f"{self.epoch} of {config.epochs}); resume with more --epochs to "
                                "train on")
