@@ -147,12 +147,20 @@ def corpus_memory(corpus: Path) -> str:
             f"{(peak - base) * 1024 / max(chars, 1):.1f} bytes per kept character).")
 
 
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            return next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def write_report(path: Path, rows: list[tuple[str, Counter, list[str]]], command: str,
                  seconds: float, memory: list[str]) -> None:
     lines = ["# Reliability", "",
              "What `make robustness` (`python scripts/robustness.py`) tried, what was handled (a result, "
              "or a one-line refusal, with nothing of the user's lost) and what was not.", "",
-             f"command: `{command}`  ", f"machine: {platform.node() or 'unknown'}, {platform.machine()}, "
+             f"command: `{command}`  ", f"machine: {_cpu()}, {os.cpu_count()} cores, {platform.machine()}, "
              f"Python {platform.python_version()}, {platform.platform()}  ",
              f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds / 60:.1f} minutes", "",
              "| kind | tried | handled | lost or crashed | outcomes |", "| --- | ---: | ---: | ---: | --- |"]
@@ -165,7 +173,7 @@ def write_report(path: Path, rows: list[tuple[str, Counter, list[str]]], command
     lines += ["", "Failures:" if failures else "Nothing was lost.", ""]
     lines += [f"- {name}: {f}" for name, f in failures]
     if memory:
-        lines += ["", "## Memory", "", *memory]
+        lines += ["", "## Memory", ""] + [line for m in memory for line in (m, "")]
     lines += ["", "Kinds: *fuzz* runs random bytes, invalid UTF-8, byte-order marks, huge lines, JSON of "
               "the wrong shape and mixed scripts through the corpus readers (poems and stream text; a "
               "result must account for every record read) and random text, forms and tunes through "
