@@ -349,3 +349,19 @@ def test_sweep_refuses_a_folder_that_holds_something_else(tmp_path):
                  "--values", "8", ok=False)
     assert result.exit_code == 1 and "holds something other than a sweep" in result.output
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_listing_the_commands_imports_none_of_them():
+    import importlib
+
+    from lstmkit.cli.base import main as root
+
+    code = ("import sys; from lstmkit.cli import main; main(['--help'], standalone_mode=False); "
+            "print('torch' in sys.modules)")
+    listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert listed.stdout.strip().endswith("False") and "poem" in listed.stdout
+    for name, (module, short) in root.lazy.items():  # the help lines are the commands' own
+        importlib.import_module(f"lstmkit.cli.{module}")
+        command = root.commands[name]
+        assert " ".join(command.help.split("\n\n")[0].split()) == short, name
+    assert set(root.commands) == set(root.lazy)

@@ -1,7 +1,7 @@
 """The ``lstmkit`` command: a thin front-end that parses options, calls the library and
-turns its errors into one-line messages. One module per family of commands."""
+turns its errors into one-line messages. One module per family of commands, imported when
+one of its commands runs (``base.LstmkitGroup.lazy``)."""
 
-from . import classify, forecast, lm, poetry, serve  # noqa: F401  (each registers its commands)
 from .base import main
 
 __all__ = ["main"]

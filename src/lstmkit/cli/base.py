@@ -3,12 +3,14 @@ typed options and TOML files, the training progress bar, JSON output."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import logging
 import sys
 import tomllib
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
@@ -19,9 +21,31 @@ log = logging.getLogger("lstmkit")
 
 
 class LstmkitGroup(click.Group):
-    """Runs a subcommand and shows library errors as one line instead of a traceback."""
+    """Runs a subcommand and shows library errors as one line instead of a traceback.
+
+    ``lazy`` (the root's): commands by name -> (the ``cli`` module that defines them, their
+    one-line help). A command's module is imported only when the command is used, so
+    ``lstmkit --help`` lists them all without importing torch (a test keeps the help lines
+    equal to the commands' own)."""
 
     group_class = type  # subgroups (lstmkit forecast, lstmkit classify) are LstmkitGroups too
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {}  # the root sets its own
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy:
+            importlib.import_module(f"lstmkit.cli.{self.lazy[name][0]}")
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.commands[name].get_short_help_str(formatter.width)
+                 if name in self.commands else self.lazy[name][1])
+                for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """As click's, but every error line has control characters escaped (an option's
@@ -94,6 +118,21 @@ def main(verbose: bool) -> None:
     forecasting and sequence classification."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(message)s", stream=sys.stderr, force=True)
+
+
+main.lazy = {
+    "check": ("poetry", "Explain a poem's form: 平仄 of each character, rhymes, and what breaks the rules."),
+    "classify": ("classify", "Sequence classification: each time step a vector, one label per sequence."),
+    "eval": ("lm", "Perplexity and bits per character of a model on a corpus (read as in training)."),
+    "export": ("lm", "Copy a language model without its training state, with weights in a smaller dtype."),
+    "forecast": ("forecast", "Time-series forecasting: train on a CSV (or the demo), predict, evaluate against naive baselines."),
+    "poem": ("poetry", "Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."),
+    "serve": ("serve", "Serve the web page (/) and the JSON API (/api/..., documented at /docs and /openapi.json)."),
+    "sweep": ("lm", "Train one model per value of a setting and compare them."),
+    "train": ("lm", "Train a language model on a corpus of poems or a long text."),
+    "tunes": ("poetry", "List 词牌 with their patterns (line lengths and marks; 。 lines rhyme)."),
+    "write": ("poetry", "Write free text: continue --start until the model ends or --max-len is reached."),
+}
 
 
 def explicit(ctx: click.Context) -> dict:

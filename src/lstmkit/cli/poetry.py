@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import LstmkitError, printable
-from ..sample import SampleConfig
+from ..sample_config import SampleConfig
 from .base import echo_json, main, options
 
 sampling_options = options(

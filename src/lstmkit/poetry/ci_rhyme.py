@@ -22,13 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import combinations
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..data.vocab import Vocab
 from ..errors import LstmkitError
 from .cilin import Cilin, default_cilin
 from .forms import RhymeLabel, VerseForm, neighbour_parts, parse_label
+
+if TYPE_CHECKING:  # torch loads only where masks are built: checking a poem needs none
+    import torch
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ def check_part(part: str | None, cilin: Cilin) -> None:
 
 @lru_cache(maxsize=8)
 def part_masks(vocab: Vocab, cilin: Cilin) -> dict[tuple[str, str], torch.Tensor]:
+    import torch
+
     """(part, class) -> boolean mask (V,) of the vocabulary's characters there."""
     masks = {(p, c): torch.zeros(len(vocab), dtype=torch.bool)
              for p, part in cilin.parts.items() for c in part.chars}
@@ -210,6 +214,8 @@ class CiRhymeMasks:
             int(chars.sum()) > len(rhyme_set.lines)
 
     def _mask(self, parts: set[str], classes: str) -> torch.Tensor:
+        import torch
+
         mask = torch.zeros(len(self.vocab), dtype=torch.bool)
         for p in parts:
             for c in classes:

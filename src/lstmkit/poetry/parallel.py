@@ -24,11 +24,13 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..data.vocab import Vocab
 from .forms import VerseForm
+
+if TYPE_CHECKING:  # torch loads only for the writing rule: scoring a couplet needs none
+    import torch
 
 TABLE = Path(__file__).with_name("parallel.json")
 MIDDLE = (2, 4)  # 0-based first lines of the middle couplets of an eight-line poem
@@ -114,6 +116,8 @@ class PairScores:
     """Pair scores of one character against a whole vocabulary, as a tensor (V,)."""
 
     def __init__(self, vocab: Vocab, table: ParallelTable):
+        import torch
+
         self.vocab, self.table = vocab, table
         known = [(i, table.index[t]) for i, t in enumerate(vocab.tokens) if t in table.index]
         self._ids = torch.tensor([i for i, _ in known], dtype=torch.long)  # vocabulary ids
@@ -142,6 +146,8 @@ class PairScores:
         if a in self._partners:
             places, pair_ratio = self._partners[a]
             ratio[places] += (1 - WEIGHT_CLASSES) * pair_ratio
+        import torch
+
         out = torch.zeros(len(self.vocab))
         out[self._ids] = ratio.log().clamp(-CLIP, CLIP)
         return out
