@@ -116,8 +116,9 @@ class LanguageModel(nn.Module):
         h, c = state  # each (L, N, H)
         x = self.embedding(tokens)  # (N, E)
         hs, cs = [], []
+        fused = self._fused_lstm()
         packed = self._int8_weights() if self.int8 else None
-        for layer, (weight, bias) in enumerate(self._fused_lstm()):
+        for layer, (weight, bias) in enumerate(fused):
             xh = torch.cat([x, h[layer]], dim=1)
             gates = (int8_linear(xh, packed[layer]) if packed
                      else torch.addmm(bias, xh, weight))  # (N, 4H)
@@ -150,17 +151,18 @@ class LanguageModel(nn.Module):
         """Per layer the packed fused gate weights, then the packed head (cached like
         ``_fused_lstm``)."""
         fused = self._fused_lstm()
-        if getattr(self, "_int8_key", None) != self._fused_key:
+        head = self.head
+        key = (self._fused_key, head.weight.data_ptr(), head.weight._version, head.bias._version)
+        if getattr(self, "_int8_key", None) != key:
             self._int8 = [int8_pack(weight.t(), bias) for weight, bias in fused]
             self._int8.append(int8_pack(self.head.weight, self.head.bias))
-            self._int8_key = self._fused_key
+            self._int8_key = key
         return self._int8
 
     def _fused_lstm(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per layer ``[W_ih; W_hh]^T`` (E+H, 4H) and ``b_ih + b_hh``, cached until the
         weights change (a new dtype, device or optimizer step)."""
-        params = list(self.rnn.parameters())
-        key = tuple((p.data_ptr(), p.dtype, p._version) for p in params)
+        key = tuple((w.data_ptr(), w.dtype, w._version) for w in self.rnn._flat_weights)
         if getattr(self, "_fused_key", None) != key:
             rnn = self.rnn
             self._fused = [
