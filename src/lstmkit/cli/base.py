@@ -7,6 +7,7 @@ import importlib
 import io
 import json
 import logging
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -63,6 +64,9 @@ class LstmkitGroup(click.Group):
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(1)
+        except BrokenPipeError:  # the reader left (lstmkit poem | head): quietly, as click does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):
@@ -80,6 +84,8 @@ def _failure(exc: BaseException, ctx: click.Context) -> str | None:
     """The one line for a failure a user can act on; None for a bug (a traceback)."""
     if isinstance(exc, LstmkitError):
         return printable(_message(exc, ctx))
+    if isinstance(exc, BrokenPipeError):
+        return None  # LstmkitGroup.main ends quietly
     if isinstance(exc, OSError):  # a missing or unreadable file, a full disk, a read-only folder
         return f"{exc.strerror or exc}" + (f": '{exc.filename}'" if exc.filename else "")
     if isinstance(exc, MemoryError) or "can't allocate memory" in str(exc) \
