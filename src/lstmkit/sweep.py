@@ -131,54 +131,68 @@ def run_sweep(corpus: str | Path, out: str | Path, param: str, values: Sequence,
     if out.exists() and not out.is_dir():
         claim_output(out, force)
     fingerprint = corpus_fingerprint(corpus)
+    emit = on_event or (lambda event: None)
     with exclusive(out / LOCK, f"sweep folder '{out}'", remove=True):
-        index_path = out / "sweep.json"
-        index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else {}
-        runs = index.setdefault("runs", {})
-        if not runs and not force and any(p.name != LOCK for p in out.iterdir()):
+        index = _Index.read(out / "sweep.json")
+        if not index.runs and not force and any(p.name != LOCK for p in out.iterdir()):
             raise LstmkitError(f"--out '{out}' holds something other than a sweep; choose a new "
                                "folder (--force trains into it)")
-        rows = []
-        for position, (value, name) in enumerate(zip(values, names)):
+        plan = []  # every value's folder is judged before any run trains
+        for value, name in zip(values, names):
             made = json.loads(json.dumps({"settings": {**settings, param: value},
                                           "corpus": fingerprint, "format": fmt}))
-            row = _one_run(corpus, out / name, made, runs.get(name), force, fmt,
-                           lambda: write_json(index_path, index), runs, name, on_event,
-                           {"index": position, "count": len(values), "param": param, "value": value})
-            rows.append(row)
+            run = out / name
+            held = run.is_dir() and any(p.name != LOCK for p in run.iterdir())
+            same = index.runs.get(name) == made
+            if held and not same and not force:
+                raise LstmkitError(f"'{run}' holds a run made with other settings or data than "
+                                   "this sweep's; --force trains it again")
+            plan.append((value, name, made, held and same))
+        rows = []
+        for position, (value, name, made, same) in enumerate(plan):
+            where = {"index": position, "count": len(values), "param": param, "value": value}
+            emit({"event": "run", **where, "run": str(out / name)})
+            rows.append(_one_run(corpus, fmt, index, out / name, made, same, value))
+            emit({"event": "done", "index": position, "row": asdict(rows[-1])})
         write_table(rows, param, out)
         plot_sweep(rows, param, out)
     return rows
 
 
-def _one_run(corpus, run: Path, made: dict, recorded: dict | None, force: bool, fmt: str,
-             save_index: Callable[[], None], runs: dict, name: str,
-             on_event: Callable[[dict], None] | None, where: dict) -> SweepRow:
-    """One value's run: reused, resumed, trained, or refused (see the module docstring)."""
-    emit = on_event or (lambda event: None)
-    emit({"event": "run", **where, "run": str(run)})
+@dataclass
+class _Index:
+    """``sweep.json``: what made each run, by folder name, written before the run starts."""
+
+    path: Path
+    runs: dict
+
+    @classmethod
+    def read(cls, path: Path) -> _Index:
+        found = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        return cls(path, found.get("runs", {}))
+
+    def record(self, name: str, made: dict) -> None:
+        self.runs[name] = made
+        write_json(self.path, {"runs": self.runs})
+
+
+def _one_run(corpus, fmt: str, index: _Index, run: Path, made: dict, same: bool,
+             value) -> SweepRow:
+    """One value's run: the finished run of the same making reused, an unfinished one
+    resumed, anything else trained afresh (``run_sweep`` has refused what it must)."""
     summary_path = run / "summary.json"
-    held = run.is_dir() and any(p.name != LOCK for p in run.iterdir())
-    if held and recorded != made and not force:
-        raise LstmkitError(f"'{run}' holds a run made with other settings or data than this "
-                           "sweep's; --force trains it again")
-    fresh = not held or recorded != made
     finished = summary_path.is_file() and json.loads(summary_path.read_text()).get("wall_s")
-    if not fresh and finished:
-        log.info("%s: reusing the finished run in %s", name, run)
+    if same and finished:
+        log.info("%s: reusing the finished run in %s", run.name, run)
     else:
-        runs[name] = made
-        save_index()
+        index.record(run.name, made)
         started = time.monotonic()
-        # A run cut short by an earlier sweep of the same settings goes on where it stopped.
-        resume = not fresh and (run / "last").is_dir()
+        resume = same and (run / "last").is_dir()  # cut short by an earlier sweep: go on
         _train_apart(corpus, run, made["settings"], fmt, resume, force=not resume)
         summary = json.loads(summary_path.read_text())
         summary["wall_s"] = time.monotonic() - started
         write_json(summary_path, summary)
-    row = _row(where["value"], run)
-    emit({"event": "done", "index": where["index"], "row": asdict(row)})
-    return row
+    return _row(value, run)
 
 
 def _train_apart(corpus, run: Path, settings: dict, fmt: str, resume: bool,
