@@ -76,6 +76,8 @@ def test_traditional_script(client):
     ({"form": "七绝", "rhyme": "十九侵"}, "rhyme"),
     ({"form": "ci"}, "tune"),
     ({"form": "ci", "tune": "不是词牌"}, "tune"),
+    ({"form": "七绝", "tune": "浣溪沙"}, "tune"),
+    ({"rhyme": "七阳"}, "form"),  # the API needs a form (or a tune) anyway
     ({"form": "七绝", "model": "../etc"}, "model"),
     ({"form": "七绝", "surprise": 1}, "surprise"),
 ])

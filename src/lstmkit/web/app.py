@@ -254,7 +254,7 @@ def _field_of(message: str, body: PoemBody) -> str:
     """The field a refusal of the poem library is about, by what it names."""
     if "fixed" in message and "acrostic" not in message:
         return "template" if body.template else "lines"
-    for word, field in (("acrostic", "acrostic"), ("opening", "start"), ("template", "template"),
+    for word, field in (("--tune", "tune"), ("acrostic", "acrostic"), ("opening", "start"), ("template", "template"),
                         ("lock", "lines"), ("rhyme", "rhyme"), ("group", "rhyme"), ("part", "rhyme")):
         if word in message:
             return field
