@@ -124,3 +124,17 @@ def test_shipped_table_is_what_the_build_script_makes():
 def test_shipped_merged_readings_are_what_the_build_script_makes():
     shipped = (ROOT / "src" / "lstmkit" / "poetry" / "merged.json").read_text("utf-8")
     assert json.loads(shipped) == _script("build_merged").build(MERGED)
+
+
+def test_modern_tones_of_the_main_block_come_from_the_table_without_pypinyin():
+    import subprocess
+    import sys
+
+    from lstmkit.poetry.prosody import _modern_oblique
+
+    assert _modern_oblique("我") == {"仄"} and _modern_oblique("好") == {"仄"}  # 3 (and 4)
+    assert _modern_oblique("中") == frozenset() and _modern_oblique("的") == frozenset()  # 1 or 2 too
+    code = ("import sys; from lstmkit.poetry.prosody import _modern_oblique; _modern_oblique('我'); "
+            "print('pypinyin' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"

@@ -134,9 +134,24 @@ class Prosody:
         return group in (reading.rhyme_groups if dominant else reading.groups)
 
 
+MODERN = Path(__file__).with_name("modern.json")
+
+
+@lru_cache(maxsize=1)
+def _modern_table() -> tuple[list[tuple[int, int]], frozenset[str]]:
+    """``modern.json`` (``scripts/build_modern.py``): the blocks it covers and the characters
+    pypinyin reads only in tones 3 and 4 there."""
+    data = json.loads(MODERN.read_text(encoding="utf-8"))
+    return [tuple(r) for r in data["ranges"]], frozenset(data["oblique"])
+
+
 def _modern_oblique(char: str) -> frozenset[str]:
     """{仄} when every modern reading of ``char`` is in tone 3 or 4; else nothing is known
-    (a tone 1 or 2 reading may be 平 or an old entering tone)."""
+    (a tone 1 or 2 reading may be 平 or an old entering tone). Precomputed for the Han
+    blocks; pypinyin (slow to import) answers for the rest."""
+    ranges, oblique = _modern_table()
+    if any(first <= ord(char[0]) <= last for first, last in ranges):
+        return frozenset({ZE}) if char in oblique else frozenset()
     from pypinyin import Style, pinyin
 
     readings = pinyin(char, style=Style.TONE3, heteronym=True, errors="ignore")
