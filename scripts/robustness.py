@@ -2,7 +2,8 @@
 full disks; writes RELIABILITY.md with what was tried, what was handled and what was lost.
 
     python scripts/robustness.py [--fuzz 10000] [--kills 50] [--export-kills 20]
-                                 [--writers 10] [--disk-full 20] [--out RELIABILITY.md]
+                                 [--sweep-kills 10] [--writers 10] [--disk-full 20]
+                                 [--out RELIABILITY.md]
 
 The same trials as ``tests/robustness`` (its ``harness.py`` and ``test_fuzz.py``), counted.
 A trial is "handled" when the command ended in a result or a one-line refusal and nothing
@@ -179,7 +180,8 @@ def write_report(path: Path, rows: list[tuple[str, Counter, list[str]]], command
               "result must account for every record read) and random text, forms and tunes through "
               "the checker. *kill training* SIGKILLs a `lstmkit train` (checkpoint every step) at a "
               "random moment, resumes it to the end and checks every step is logged once and nothing "
-              "temporary is left. *kill export* SIGKILLs an export: the source must be unchanged and "
+              "temporary is left. *kill sweep* SIGKILLs a sweep of two runs and runs it again: it must "
+              "finish with both runs whole. *kill export* SIGKILLs an export: the source must be unchanged and "
               "the output absent or whole. *two writers* starts two trains into one folder at once: "
               "one must run, the other be refused in one line. *disk full* fails a checkpoint write "
               "with ENOSPC at a random point: the previous checkpoint must stay whole and the run "
@@ -192,6 +194,7 @@ def main() -> None:
     parser.add_argument("--fuzz", type=int, default=10_000, help="fuzz cases in all (half per property)")
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--export-kills", type=int, default=20)
+    parser.add_argument("--sweep-kills", type=int, default=10)
     parser.add_argument("--writers", type=int, default=10)
     parser.add_argument("--disk-full", type=int, default=20)
     parser.add_argument("--out", default=str(ROOT / "RELIABILITY.md"))
@@ -205,6 +208,7 @@ def main() -> None:
     for name, count, trial in (
             ("kill training", args.kills, lambda folder, rng: harness.kill_training(folder / "run", rng)),
             ("kill export", args.export_kills, export_trial),
+            ("kill sweep", args.sweep_kills, lambda folder, rng: harness.kill_sweep(folder / "sweep", rng)),
             ("two writers", args.writers, lambda folder, rng: harness.two_writers(folder / "run")),
             ("disk full", args.disk_full, disk_full_trial)):
         outcomes, failures = run_trials(name, count, trial)

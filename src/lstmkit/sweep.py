@@ -17,11 +17,14 @@ perplexity, speed and memory against the value).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import logging
 import math
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -181,7 +184,13 @@ def _one_run(corpus, fmt: str, index: _Index, run: Path, made: dict, same: bool,
     """One value's run: the finished run of the same making reused, an unfinished one
     resumed, anything else trained afresh (``run_sweep`` has refused what it must)."""
     summary_path = run / "summary.json"
-    finished = summary_path.is_file() and json.loads(summary_path.read_text()).get("wall_s")
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    finished = bool(summary.get("wall_s"))
+    if same and summary and not finished and _ended_at(run) == summary.get("step"):
+        # the run ended; the sweep was stopped before it noted the run's wall time
+        summary["wall_s"] = summary.get("elapsed_s", 0.0)
+        write_json(summary_path, summary)
+        finished = True
     if same and finished:
         log.info("%s: reusing the finished run in %s", run.name, run)
     else:
@@ -193,6 +202,12 @@ def _one_run(corpus, fmt: str, index: _Index, run: Path, made: dict, same: bool,
         summary["wall_s"] = time.monotonic() - started
         write_json(summary_path, summary)
     return _row(value, run)
+
+
+def _ended_at(run: Path) -> int | None:
+    """The step of the run's last checkpoint, or None."""
+    state = run / "last" / "trainer.json"
+    return json.loads(state.read_text()).get("step") if state.is_file() else None
 
 
 def _train_apart(corpus, run: Path, settings: dict, fmt: str, resume: bool,
@@ -212,7 +227,23 @@ def _train_one(corpus: str, run: str, settings: dict, fmt: str, resume: bool,
                force: bool) -> None:
     from .tasks.lm import split_settings, train
 
+    _die_with_parent()
+
     train(corpus, run, **split_settings(settings), fmt=fmt, resume=resume, force=force)
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this worker when the sweep that started it dies (even
+    by SIGKILL), so no orphan goes on training into a folder the next sweep needs."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the sweep died before the line above: stop now
+        os._exit(1)
 
 
 def _row(value, run: Path) -> SweepRow:

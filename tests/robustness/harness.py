@@ -101,3 +101,27 @@ def two_writers(out: Path) -> str:
     if steps != list(range(1, len(steps) + 1)):
         return f"interleaved metrics: {steps}"
     return "handled"
+
+
+def kill_sweep(out: Path, rng: random.Random) -> str:
+    """SIGKILL a sweep at a random moment, then run it again: it must finish, reusing or
+    resuming what the first one did, with every run whole and nothing temporary left."""
+    args = ["sweep", "--corpus", str(FIXTURES / "play.txt"), "--out", str(out), "--param", "seq_len",
+            "--values", "8,16", "--tokens", "2000", "--epochs", "2", *TINY[:-1], "--save-every", "1", "-q"]
+    child = subprocess.Popen([sys.executable, "-m", "lstmkit", *args], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=ENV)
+    time.sleep(rng.uniform(0.5, 8.0))
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    again = lstmkit(*args)
+    if again.returncode != 0:
+        return f"the sweep again failed: {again.stderr.strip().splitlines()[-1:]}"
+    rows = (out / "sweep.csv").read_text().splitlines()
+    if len(rows) != 3:
+        return f"sweep.csv has {len(rows) - 1} rows"
+    for run in (out / "seq_len=8", out / "seq_len=16"):
+        steps = _steps(run)
+        if steps != sorted(set(steps)):
+            return f"{run.name}: steps not once each, in order: {steps}"
+    leftovers = [str(p.relative_to(out)) for p in out.rglob(".*")]
+    return f"leftovers {leftovers}" if leftovers else "handled"

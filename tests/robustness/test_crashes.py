@@ -11,7 +11,7 @@ from lstmkit.errors import LstmkitError
 from lstmkit.tasks.lm import train
 
 from conftest import TINY_MODEL, tiny_config
-from harness import kill_export, kill_training, two_writers
+from harness import kill_export, kill_sweep, kill_training, two_writers
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -25,6 +25,10 @@ def test_an_export_killed_at_a_random_moment_loses_nothing(tmp_path, tiny_model_
     source = tmp_path / "model"
     shutil.copytree(tiny_model_dir, source)
     assert kill_export(source, tmp_path / "out", random.Random(3)) == "handled"
+
+
+def test_a_sweep_killed_at_a_random_moment_finishes_when_run_again(tmp_path):
+    assert kill_sweep(tmp_path / "sweep", random.Random(4)) == "handled"
 
 
 def test_two_writers_on_one_folder(tmp_path):
