@@ -54,3 +54,16 @@ def test_a_tiny_temperature_writes_the_greedy_text(tiny_model_dir):
     greedy = generator.generate("", 2, SampleConfig(temperature=0, max_len=12, seed=1))
     tiny = generator.generate("", 2, SampleConfig(temperature=1e-30, max_len=12, seed=1))
     assert [s.text for s in tiny] == [s.text for s in greedy]
+
+
+def test_json_output_escapes_every_control_character():
+    import json
+
+    from click.testing import CliRunner
+
+    from lstmkit.cli import main
+
+    text = "白日\x9b31m依山尽\x7f，黄河入海流。"
+    result = CliRunner().invoke(main, ["check", "--json", text])
+    assert not any(0x7f <= ord(c) < 0xa0 or (ord(c) < 0x20 and c != "\n") for c in result.output)
+    assert json.loads(result.output)["lines"][0]["text"] == "白日\x9b31m依山尽\x7f"

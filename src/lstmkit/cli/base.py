@@ -200,8 +200,12 @@ def checked_toml(ctx: click.Context, path: str, exclude: tuple[str, ...]) -> dic
     return checked
 
 
+# JSON escapes C0 controls itself; DEL and the C1 controls (which terminals also obey) too.
+_JSON_CONTROL = {code: f"\\u{code:04x}" for code in range(0x7f, 0xa0)}
+
+
 def echo_json(value: object) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2).translate(_JSON_CONTROL))
 
 
 def options(*decorators):
