@@ -138,3 +138,10 @@ def test_writing_precision_auto_and_explicit():
     assert next(model.parameters()).dtype == torch.bfloat16
     assert prepare_for_writing(model, "fp32") == "fp32"
     assert next(model.parameters()).dtype == torch.float32
+
+
+def test_a_retrying_search_wraps_its_seed_past_64_bits(generator):
+    last = SampleConfig(seed=2**64 - 1)
+    assert last.round_seed(0) == 2**64 - 1 and last.round_seed(2) == 1
+    assert SampleConfig().round_seed(3) is None
+    assert generator.generate("", 1, SampleConfig(seed=2**64 - 1, max_len=4))  # torch takes it

@@ -174,7 +174,7 @@ class Generator:
         if config.seed is None:
             gen.seed()
         else:
-            gen.manual_seed(config.seed % 2**63)  # a seed plus a round number may pass 64 bits
+            gen.manual_seed(config.seed)
         start_tokens, prompt_ids = self._prompt(start)  # tokenized (and warned about) once
         logits, state = self._prime(prompt_ids, n)
         eos = self.vocab.eos_id
@@ -218,7 +218,7 @@ class Generator:
         """
         kept: list[Sample] = []
         for round_ in range(rounds):
-            seed = None if config.seed is None else (config.seed + round_) % 2**64
+            seed = config.round_seed(round_)
             batch = self.generate(start, n - len(kept), replace(config, seed=seed), hook)
             kept.extend(s for s in batch if s.finished and s.text)  # an empty poem is no poem
             if len(kept) == n:

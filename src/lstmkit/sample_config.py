@@ -28,3 +28,8 @@ class SampleConfig:
             raise LstmkitError(f"top_p must be in (0, 1] (got {self.top_p})")
         if self.max_len < 1:
             raise LstmkitError(f"max_len must be at least 1 (got {self.max_len})")
+
+    def round_seed(self, round_: int) -> int | None:
+        """The seed of draw number ``round_`` of a search that retries (None stays None);
+        past 2**64 - 1 it wraps, so every seeded search can go on."""
+        return None if self.seed is None else (self.seed + round_) % 2**64

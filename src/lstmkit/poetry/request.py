@@ -129,7 +129,7 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
     kept: dict[str, Sample] = {}  # complete candidates by text; the checker sees only the best
     for round_ in range(request.rounds):
         constraint = request.constraint(generator.vocab, rules)
-        seed = None if config.seed is None else (config.seed + round_) % 2**64
+        seed = config.round_seed(round_)
         rows = max(1, n - len(kept)) * request.candidates
         samples = generator.generate(request.start, rows,
                                      replace(config, seed=seed, max_len=constraint.max_tokens()),

@@ -50,7 +50,7 @@ def stream_poems(generator: Generator, request: PoemRequest, config: SampleConfi
         constraint = request.constraint(generator.vocab, rules)
         watch = _Watch(constraint, generator.vocab.tokens, [readers[i] for i in waiting],
                        request.start)
-        seed = None if config.seed is None else (config.seed + round_) % 2**64
+        seed = config.round_seed(round_)
         samples = generator.generate(request.start, len(waiting),
                                      replace(config, seed=seed, max_len=constraint.max_tokens()),
                                      hook=watch)
