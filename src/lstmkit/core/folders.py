@@ -66,19 +66,23 @@ def recover_dir(target: Path) -> None:
     if gone["new"]:
         if target.exists():
             aside = parent / f".{name}.old-replaced"
-            _remove(aside)
+            remove(aside)
             os.replace(target, aside)
             gone["old"].append(aside)
         os.replace(gone["new"].pop(), target)
     elif not target.exists() and gone["old"]:
         os.replace(gone["old"].pop(), target)
     for path in (p for paths in gone.values() for p in paths):
-        _remove(path)
+        remove(path)
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path, strict: bool = False) -> None:
+    """Delete ``path``, a folder (with what it holds) or a file; gone already is fine.
+    ``strict``: a failure raises (else leftovers are left for the next recovery)."""
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=not strict)
+    elif strict:
+        path.unlink()
     else:
         path.unlink(missing_ok=True)
 
@@ -103,7 +107,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         if target.exists():
             os.replace(target, old)
         os.replace(new, target)
-        _remove(old)
+        remove(old)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

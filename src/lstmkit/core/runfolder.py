@@ -13,12 +13,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import CheckpointError, LstmkitError
-from .folders import LOCK, claim_output, exclusive, recover_dir
+from .folders import LOCK, claim_output, exclusive, recover_dir, remove
 
 RUN_MARKS = ("metrics.jsonl", "summary.json", "last", "best")
 
@@ -49,10 +48,7 @@ def run_folder(out: Path, resume: bool, force: bool = False) -> Iterator[None]:
                 what = "already holds a run; use --resume to go on" if held else "is not empty"
                 raise LstmkitError(f"'{out}' {what}, --force to start over there, or another --out")
             for path in present:
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink()
+                remove(path, strict=True)
         yield
 
 
