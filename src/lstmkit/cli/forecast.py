@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..data.series import RELATIVES, TRANSFORMS, SeriesConfig
+from ..data.series_config import RELATIVES, TRANSFORMS, SeriesConfig
 from ..data.series_csv import DEMOS, FILLS
 from ..errors import LstmkitError
 from ..model import CELLS
