@@ -117,7 +117,7 @@ class LanguageModel(nn.Module):
         x = self.embedding(tokens)  # (N, E)
         hs, cs = [], []
         fused = self._fused_lstm()
-        packed = self._int8_weights() if self.int8 else None
+        packed = self._int8_weights(fused) if self.int8 else None
         for layer, (weight, bias) in enumerate(fused):
             xh = torch.cat([x, h[layer]], dim=1)
             gates = (int8_linear(xh, packed[layer]) if packed
@@ -142,15 +142,14 @@ class LanguageModel(nn.Module):
         if next(self.parameters()).dtype != torch.float32:
             raise LstmkitError("int8 writing starts from fp32 weights")
         self.int8 = True
-        self._int8_weights()
+        self._int8_weights(self._fused_lstm())
 
     def _int8_active(self) -> bool:
         return self.int8 and not self.training and not torch.is_grad_enabled()
 
-    def _int8_weights(self) -> list:
-        """Per layer the packed fused gate weights, then the packed head (cached like
-        ``_fused_lstm``)."""
-        fused = self._fused_lstm()
+    def _int8_weights(self, fused: list[tuple[torch.Tensor, torch.Tensor]]) -> list:
+        """Per layer the packed ``fused`` gate weights (``_fused_lstm``'s), then the packed
+        head; cached like them."""
         head = self.head
         key = (self._fused_key, head.weight.data_ptr(), head.weight._version, head.bias._version)
         if getattr(self, "_int8_key", None) != key:
