@@ -48,6 +48,16 @@ def load_for_writing(model: str | Path | None = None, device: str = "cpu",
     return loaded
 
 
+def load_vocab(model: str | Path | None = None, default: str = "tang"):
+    """A model's vocabulary (``data.vocab.Vocab``), read without its weights or torch."""
+    from .data.vocab import Vocab
+
+    folder = model_folder(model, default)
+    if not (folder / "vocab.json").is_file():
+        raise LstmkitError(f"'{folder}' is not a model folder (it has no vocab.json)")
+    return Vocab.load(folder / "vocab.json")
+
+
 def load_backward(backward: str | Path | None, device: str = "cpu"):
     """The right-to-left model (``poetry.rank.BackwardScorer``) in the folder ``backward``,
     or None for None or ``none``."""

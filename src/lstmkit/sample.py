@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from .data.condition import MAX_TITLE, Conditioning, title_chars
 from .data.segment import join_function, tokenize
 from .data.vocab import Vocab
-from .errors import LstmkitError
+from .errors import LstmkitError, printable
 from .model import LanguageModel, State
 from .sample_config import SampleConfig
 
@@ -126,7 +127,10 @@ class Generator:
         self.device = next(model.parameters()).device
         # Tokens that are never written: padding, a second <bos>, <unk>, and <eos> where
         # the model never saw one (a stream has no ends).
-        banned = [vocab.pad_id, vocab.bos_id, vocab.unk_id] + ([vocab.eos_id] if self.stream else [])
+        # A conditioned model's <sep> and poet tokens open a poem and are never written.
+        self.conditioning = Conditioning(vocab)
+        banned = ([vocab.pad_id, vocab.bos_id, vocab.unk_id] + ([vocab.eos_id] if self.stream else [])
+                  + self.conditioning.token_ids)
         self.banned = torch.tensor(banned, device=self.device)
 
     @classmethod
@@ -135,11 +139,15 @@ class Generator:
         config = loaded.text_config
         return cls(loaded.model, loaded.vocab, config.level, config.mode)
 
-    def _prompt(self, start: str) -> tuple[list[str], list[int]]:
-        """The start text's tokens and the ids fed for them."""
+    def _prompt(self, start: str, title: str = "", poet: str = "") -> tuple[list[str], list[int]]:
+        """The start text's tokens and the ids fed for them (after a conditioned model's
+        title and poet)."""
         tokens = tokenize(start, self.level, cache=False) if start else []
         if not self.stream:  # poems: every character must be known, and <bos> opens
-            return tokens, [self.vocab.bos_id, *self.vocab.encode(tokens, strict=True)]
+            head = self.conditioning.prefix(self.title_tokens(title), poet or None)
+            return tokens, [*head, *self.vocab.encode(tokens, strict=True)]
+        if title or poet:
+            raise LstmkitError("a model of running text reads no title or poet")
         unknown = self.vocab.unknown(tokens)
         if unknown:
             log.warning("%d start token(s) outside the vocabulary, read as <unk>: %s",
@@ -149,6 +157,17 @@ class Generator:
             ids = [self.vocab.index.get("\n", self.vocab.unk_id)]
         return tokens, ids
 
+    def title_tokens(self, title: str) -> list[str]:
+        """A title as the model reads it; one it cannot read is an error."""
+        if not title:
+            return []
+        kept = title_chars(title)
+        if not kept:
+            raise LstmkitError(f"title '{printable(title)}' has no Chinese characters")
+        if len(kept) > MAX_TITLE:
+            raise LstmkitError(f"title '{printable(title)}' is longer than {MAX_TITLE} characters")
+        return tokenize(kept, self.level, cache=False)
+
     def _prime(self, ids: list[int], n: int) -> tuple[torch.Tensor, State]:
         """Feed the prompt ``ids`` once; return next-token logits (n, V) and the state."""
         prompt = torch.tensor([ids], device=self.device)  # (1, T)
@@ -157,25 +176,27 @@ class Generator:
 
     @torch.inference_mode()
     def generate(self, start: str = "", n: int = 1, config: SampleConfig = SampleConfig(),
-                 hook: LogitsHook | None = None) -> list[Sample]:
-        """``n`` continuations of ``start``, each until ``<eos>`` or ``config.max_len`` tokens."""
+                 hook: LogitsHook | None = None, title: str = "", poet: str = "") -> list[Sample]:
+        """``n`` continuations of ``start``, each until ``<eos>`` or ``config.max_len`` tokens;
+        a model trained with titles and poets (``data.condition``) writes to ``title`` in
+        the manner of ``poet``."""
         if n < 1:
             raise LstmkitError(f"n must be at least 1 (got {n})")
         was_training = self.model.training
         self.model.eval()  # no dropout while writing; the caller's mode comes back after
         try:
-            return self._generate(start, n, config, hook)
+            return self._generate(start, n, config, hook, title, poet)
         finally:
             self.model.train(was_training)
 
     def _generate(self, start: str, n: int, config: SampleConfig,
-                  hook: LogitsHook | None) -> list[Sample]:
+                  hook: LogitsHook | None, title: str, poet: str) -> list[Sample]:
         gen = torch.Generator(device=self.device)
         if config.seed is None:
             gen.seed()
         else:
             gen.manual_seed(config.seed)
-        start_tokens, prompt_ids = self._prompt(start)  # tokenized (and warned about) once
+        start_tokens, prompt_ids = self._prompt(start, title, poet)  # tokenized (and warned about) once
         logits, state = self._prime(prompt_ids, n)
         eos = self.vocab.eos_id
         generated: list[list[int]] = [[] for _ in range(n)]
@@ -210,7 +231,7 @@ class Generator:
 
     def generate_finished(self, start: str = "", n: int = 1,
                           config: SampleConfig = SampleConfig(), hook: LogitsHook | None = None,
-                          rounds: int = 5) -> list[Sample]:
+                          rounds: int = 5, title: str = "", poet: str = "") -> list[Sample]:
         """``n`` non-empty samples that the model ended with ``<eos>`` (whole poems).
 
         Unfinished samples are dropped and more are drawn, ``rounds`` batches at most;
@@ -219,7 +240,7 @@ class Generator:
         kept: list[Sample] = []
         for round_ in range(rounds):
             seed = config.round_seed(round_)
-            batch = self.generate(start, n - len(kept), replace(config, seed=seed), hook)
+            batch = self.generate(start, n - len(kept), replace(config, seed=seed), hook, title, poet)
             kept.extend(s for s in batch if s.finished and s.text)  # an empty poem is no poem
             if len(kept) == n:
                 return kept

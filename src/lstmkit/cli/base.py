@@ -136,6 +136,7 @@ main.lazy = {
     "serve": ("serve", "Serve the web page (/) and the JSON API (/api/..., documented at /docs and /openapi.json)."),
     "sweep": ("lm", "Train one model per value of a setting and compare them."),
     "train": ("lm", "Train a language model on a corpus of poems or a long text."),
+    "poets": ("poetry", "List the poets a model writes like (--poet), most prolific first."),
     "tunes": ("poetry", "List 词牌 with their patterns (line lengths and marks; 。 lines rhyme)."),
     "write": ("poetry", "Write free text: continue --start until the model ends or --max-len is reached."),
 }

@@ -11,7 +11,7 @@ import click
 from ..core.config import LoopConfig
 from ..data.corpus import FORMATS, CleanConfig
 from ..data.segment import LEVELS
-from ..data.text import MODES, TextConfig
+from ..data.text import GIVEN, MODES, TextConfig
 from ..errors import LstmkitError
 from ..model import CELLS, ModelConfig
 from .base import (
@@ -32,6 +32,8 @@ run_options = options(
     click.option("--mode", type=click.Choice(MODES), default=TextConfig.mode, show_default=True, help="poems: one sequence per poem; stream: one long text in --seq-len windows with the state carried (truncated BPTT); auto: stream for plain text."),
     click.option("--level", type=click.Choice(LEVELS), default=TextConfig.level, show_default=True, help="Tokens: characters, or words (jieba for Chinese; words and punctuation for English)."),
     click.option("--reverse", is_flag=True, default=TextConfig.reverse, help="Read each poem right to left: a backward model, which lstmkit poem --backward uses to rank candidates."),
+    click.option("--condition", type=float, default=TextConfig.condition, show_default=True, help="Poems: the share shown with their title and, drawn apart, their poet, so the model writes to a title or in a poet's manner (0: plain poems)."),
+    click.option("--poets", type=int, default=TextConfig.poets, show_default=True, help="With --condition: the most prolific poets get a token of their own (the others share one)."),
     click.option("--seq-len", type=int, default=TextConfig.seq_len, show_default=True, help="Stream mode: tokens per window."),
     click.option("--min-chars", type=int, default=CleanConfig.min_chars, show_default=True),
     click.option("--max-chars", type=int, default=CleanConfig.max_chars, show_default=True),
@@ -86,16 +88,18 @@ def train(ctx: click.Context, corpus: str, out: str, config_file: str | None, re
 @click.option("--batch-size", type=int, help="Poems per batch, or parallel stripes of a text (default: the model's training batch size).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "int8"]), default="fp32", show_default=True, help="Score with these numbers (int8: the CPU writing path's matmuls, step by step).")
+@click.option("--given", type=click.Choice(GIVEN), default="none", show_default=True, help="A model trained with --condition: what it is told of each poem before its body is scored.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate_command(corpus, model_dir, split, fmt, batch_size, device, precision, as_json) -> None:
+def evaluate_command(corpus, model_dir, split, fmt, batch_size, device, precision, given, as_json) -> None:
     """Perplexity and bits per character of a model on a corpus (read as in training)."""
     from ..bundled import load_for_writing
     from ..tasks.lm import score_corpus
 
     loaded = load_for_writing(model_dir, device, precision=precision)
-    result, info = score_corpus(loaded, corpus, split, fmt, batch_size)
+    result, info = score_corpus(loaded, corpus, split, fmt, batch_size, given)
     if as_json:
-        click.echo(json.dumps({**result.to_dict(), **info, "split": split}, ensure_ascii=False))
+        click.echo(json.dumps({**result.to_dict(), **info, "split": split, "given": given},
+                              ensure_ascii=False))
         return
     click.echo(info["report"], err=True)
     click.echo(f"perplexity {result.perplexity:.2f}, {result.bits_per_char:.3f} bits/char, "

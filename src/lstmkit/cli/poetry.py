@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -23,13 +24,33 @@ sampling_options = options(
     click.option("--device", default="cpu", show_default=True),
     click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "int8"]), default="auto", show_default=True, help="What to write with; auto: int8 matmuls on a CPU (an LSTM), bf16 on CUDA."),
     click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
+    click.option("--title", default="", help="Write to this title (a model trained with titles, as the bundled ones are), e.g. 秋夜送友."),
+    click.option("--theme", help="Keywords, e.g. '月 秋 送别': the real title holding most of them becomes --title."),
+    click.option("--poet", default="", help="Write in this poet's manner, e.g. 李白 (list: lstmkit poets)."),
+    click.argument("more_theme", nargs=-1, metavar=""),
 )
+
+
+def _about(generator, title: str, theme: str | None, more_theme: tuple[str, ...], poet: str) -> str:
+    """The title to write to: --title, or the one --theme's keywords find (said on stderr)."""
+    if more_theme and theme is None:
+        raise LstmkitError(f"unexpected argument(s): {printable(' '.join(more_theme))}")
+    if theme is None:
+        return title
+    if title:
+        raise LstmkitError("give --title or --theme, not both")
+    from ..poetry.theme import theme_title
+
+    title, how = theme_title([theme, *more_theme], generator.vocab)
+    generator.conditioning.prefix(generator.title_tokens(title), poet or None)  # checked before writing
+    click.echo(f"theme -> title {title} ({how})", err=True)
+    return title
 
 
 @main.command()
 @sampling_options
 def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
-          precision, as_json) -> None:
+          precision, as_json, title, theme, poet, more_theme) -> None:
     """Write free text: continue --start until the model ends or --max-len is reached."""
     from ..bundled import load_for_writing
     from ..poetry.request import sample_record
@@ -38,7 +59,9 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed)
     loaded = load_for_writing(model_dir, device, precision)
-    samples = Generator.for_model(loaded).generate(start, count, config)
+    generator = Generator.for_model(loaded)
+    title = _about(generator, title, theme, more_theme, poet)
+    samples = generator.generate(start, count, config, title=title, poet=poet)
     if as_json:
         echo_json([sample_record(s) for s in samples])
         return
@@ -58,8 +81,8 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 @click.option("--template", help="The poem with ＿ (or _ □ *) for each character to write, e.g. 春风＿＿＿＿＿，＿＿＿＿＿＿。...; the other characters stay.")
 @click.option("--traditional", is_flag=True, help="Show the poems in traditional characters (OpenCC).")
 def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, precision,
-         as_json, form, tune, tones, rhyme, acrostic, candidates, refine, backward, template,
-         traditional) -> None:
+         as_json, title, theme, poet, more_theme, form, tune, tones, rhyme, acrostic, candidates,
+         refine, backward, template, traditional) -> None:
     """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
     from ..bundled import load_backward, load_for_writing
     from ..poetry.request import PoemRequest, poem_generator, poem_record, write_poems
@@ -69,9 +92,11 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed)
     request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine,
-                               template=template)
+                               template=template, title=title, poet=poet)
     loaded = load_for_writing(model_dir, device, precision, default=request.model_name)
     generator = poem_generator(loaded, model_dir)
+    if theme is not None or more_theme:
+        request = replace(request, title=_about(generator, title, theme, more_theme, poet))
     scorer = load_backward(backward, device) if refine and request.form is not None else None
     samples = write_poems(generator, request, count, config, scorer)
     script = "traditional" if traditional else "simplified"
@@ -110,6 +135,23 @@ def check(text, path, form, tune, tones, rhyme, as_json) -> None:
         click.echo(printable(format_report(result), newlines=True))
     if not result.ok:
         sys.exit(2)
+
+
+@main.command("poets")
+@click.option("--model", "model_dir", help="Model folder or bundled name (default: the bundled Tang model).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def poets_command(model_dir, as_json) -> None:
+    """List the poets a model writes like (--poet), most prolific first."""
+    from ..bundled import load_vocab
+    from ..data.condition import Conditioning
+
+    poets = Conditioning(load_vocab(model_dir)).poets
+    if as_json:
+        echo_json(poets)
+        return
+    if not poets:
+        raise LstmkitError("this model was trained without poets (lstmkit train --condition --poets N)")
+    click.echo("  ".join(poets))
 
 
 @main.command("tunes")

@@ -58,11 +58,15 @@ class PoemBatches:
 
     def __init__(self, sequences: list[torch.Tensor], batch_size: int, pad_id: int,
                  shuffle: bool = True, seed: int = 0, pool: int = 64,
-                 chars: Sequence[int] | None = None):
+                 chars: Sequence[int] | None = None, prefix: Sequence[int] | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1 (got {batch_size})")
         self.sequences = sequences
+        # Leading targets that are given, not predicted (a conditioned poem's title and poet).
+        self.prefix = torch.tensor(list(prefix), dtype=torch.long) if prefix is not None else None
         self.lengths = torch.tensor([len(s) - 1 for s in sequences], dtype=torch.long)
+        if self.prefix is not None:
+            self.lengths -= self.prefix  # predicted tokens: the body and <eos>
         # Characters per poem; by default one per token, <eos> not counted.
         self.chars = (torch.tensor(list(chars), dtype=torch.long) if chars is not None
                       else self.lengths - 1)
@@ -103,8 +107,14 @@ class PoemBatches:
         if not self.shuffle:
             order = torch.argsort(self.lengths, stable=True).tolist()
             return [order[i:i + size] for i in range(0, len(order), size)]
+        return self._buckets(torch.arange(len(self.sequences)), epoch)
+
+    def _buckets(self, candidates: torch.Tensor, epoch: int) -> list[list[int]]:
+        """``candidates`` (sequence indices) shuffled by ``(seed, epoch)``, sorted by length
+        within pools, cut into batches, and the batches shuffled."""
+        size = self.batch_size
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        perm = torch.randperm(len(self.sequences), generator=gen)
+        perm = candidates[torch.randperm(len(candidates), generator=gen)]
         batches: list[list[int]] = []
         span = size * self.pool
         for start in range(0, len(perm), span):
@@ -126,7 +136,11 @@ class PoemBatches:
     def collate(self, indices: list[int]) -> Batch:
         seqs = [self.sequences[i] for i in indices]
         padded = pad_sequence(seqs, batch_first=True, padding_value=self.pad_id)  # (B, T+1)
-        return Batch(padded[:, :-1], padded[:, 1:], int(self.lengths[indices].sum()),
+        targets = padded[:, 1:]
+        if self.prefix is not None:
+            given = torch.arange(targets.shape[1]) < self.prefix[indices, None]
+            targets = targets.masked_fill(given, self.pad_id)
+        return Batch(padded[:, :-1], targets, int(self.lengths[indices].sum()),
                      float(self.chars[indices].sum()))
 
 

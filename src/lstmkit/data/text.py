@@ -15,9 +15,11 @@ import torch
 
 from ..errors import LstmkitError
 from .batching import PoemBatches, StreamBatches, encode_poems
+from .condition import SEP, ConditionedBatches, clean_title, encode_variants, extend_vocab, top_poets
 from .corpus import (
     CleanConfig,
     CorpusReport,
+    Poem,
     detect_format,
     load_poems,
     load_text,
@@ -30,6 +32,7 @@ from .segment import LEVELS, tokenize
 from .vocab import Vocab
 
 MODES = ("auto", "poems", "stream")
+GIVEN = ("none", "title", "poet", "both")  # what a conditioned model is told when scoring
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class TextConfig:
     val_fraction: float = 0.05
     min_freq: int = 2  # characters seen fewer times become <unk>
     reverse: bool = False  # poems read right to left (a backward model, to rank candidates)
+    condition: float = 0.0  # share of training poems shown with their title (and, apart, poet); 0: plain
+    poets: int = 0  # conditioned: the most prolific poets with a token of their own
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "seq_len", "min_freq"):
@@ -54,6 +59,16 @@ class TextConfig:
             raise LstmkitError(f"mode must be one of {', '.join(MODES)} (got '{self.mode}')")
         if self.level not in LEVELS:
             raise LstmkitError(f"level must be one of {', '.join(LEVELS)} (got '{self.level}')")
+        if not 0.0 <= self.condition <= 1.0:
+            raise LstmkitError(f"condition must be in [0, 1] (got {self.condition})")
+        if self.poets < 0:
+            raise LstmkitError(f"poets must not be negative (got {self.poets})")
+        if self.poets and not self.condition:
+            raise LstmkitError("poets needs condition above 0: the share of poems shown with "
+                               "their title and poet (e.g. --condition 0.75 --poets 64)")
+        if self.condition and self.mode == "stream":
+            raise LstmkitError("condition reads each poem's title and poet: it needs poems, "
+                               "not a stream")
         if self.reverse and self.mode == "stream":
             raise LstmkitError("reverse reads each poem right to left: it needs poems, not a "
                                "stream (plain text is read as one; --mode poems reads a poem "
@@ -114,11 +129,20 @@ def prepare_text(corpus: str | Path, config: TextConfig, clean: CleanConfig = Cl
     train_texts, val_texts = [p.text for p in train_poems], [p.text for p in val_poems]
     train_tokens = poem_tokens(train_texts, config.level, config.reverse)
     val_tokens = poem_tokens(val_texts, config.level, config.reverse)
-    vocab = vocab or Vocab.build(train_tokens, min_freq=config.min_freq)
-    train = PoemBatches(encode_poems(train_tokens, vocab), config.batch_size, vocab.pad_id,
-                        shuffle=True, seed=seed, chars=[len(t) for t in train_texts])
-    val = (PoemBatches(encode_poems(val_tokens, vocab), config.batch_size, vocab.pad_id,
-                       shuffle=False, chars=[len(t) for t in val_texts]) if val_poems else None)
+    if vocab is None:
+        vocab = Vocab.build(train_tokens, min_freq=config.min_freq)
+        if config.condition:
+            vocab = extend_vocab(vocab, top_poets([p.author for p in train_poems], config.poets))
+    chars = [len(t) for t in train_texts]
+    if config.condition:
+        variants = encode_variants(train_tokens, title_tokens(train_poems, config.level),
+                                   [p.author for p in train_poems], vocab, config.poets > 0)
+        train = ConditionedBatches(variants, config.condition, config.batch_size, vocab,
+                                   seed=seed, chars=chars)
+    else:
+        train = PoemBatches(encode_poems(train_tokens, vocab), config.batch_size, vocab.pad_id,
+                            shuffle=True, seed=seed, chars=chars)
+    val = (scoring_poems(val_poems, val_tokens, vocab, config) if val_poems else None)
     if train.steps(world) == 0:
         raise LstmkitError(f"{len(train)} training batches cannot be shared by {world} "
                            "processes; lower --batch-size")
@@ -155,11 +179,39 @@ def scoring_stream(text: str, tokens: list[str], vocab: Vocab, config: TextConfi
                          chars_per_token=len(text) / len(tokens))
 
 
+def scoring_poems(poems: list[Poem], tokens: list, vocab: Vocab, config: TextConfig,
+                  given: str = "none") -> PoemBatches:
+    """Batches that score ``poems`` (their ``tokens``) in a fixed order. A conditioned
+    model is given each poem's ``title``, ``poet``, ``both`` or nothing (``none``, as in
+    training's validation), and scored on the bodies alone."""
+    chars = [len(p.text) for p in poems]
+    if given not in GIVEN:
+        raise LstmkitError(f"given must be one of {', '.join(GIVEN)} (got '{given}')")
+    if not config.condition:
+        if given != "none":
+            raise LstmkitError(f"this model was trained without titles and poets: it cannot "
+                               f"be given the {given}")
+        return PoemBatches(encode_poems(tokens, vocab), config.batch_size, vocab.pad_id,
+                           shuffle=False, chars=chars)
+    variants = encode_variants(tokens, title_tokens(poems, config.level),
+                               [p.author for p in poems], vocab, True)
+    rows = variants[GIVEN.index(given)]
+    sep = vocab.index[SEP]
+    return PoemBatches(rows, config.batch_size, vocab.pad_id, shuffle=False, chars=chars,
+                       prefix=[int((row == sep).nonzero()[0, 0]) for row in rows])
+
+
+def title_tokens(poems: list[Poem], level: str) -> list:
+    """Each poem's title as the model reads it (``condition.clean_title``), tokenized."""
+    return poem_tokens([clean_title(p.title) for p in poems], level)
+
+
 def scoring_batches(corpus: str | Path, vocab: Vocab, config: TextConfig, clean: CleanConfig,
-                    split: str = "all", fmt: str = "auto"
+                    split: str = "all", fmt: str = "auto", given: str = "none"
                     ) -> tuple[PoemBatches | StreamBatches, dict]:
     """Batches of ``corpus`` read, cleaned and tokenized as a model's training data was
-    (``config`` with its mode resolved); ``split`` is all, or the model's val or train part.
+    (``config`` with its mode resolved); ``split`` is all, or the model's val or train part;
+    ``given``: what a conditioned model is told of each poem (see ``scoring_poems``).
 
     Returns the batches and a dict: ``report`` (the corpus summary), ``data`` (what is
     scored), ``unknown`` (tokens outside the vocabulary) and ``unit`` (character or word).
@@ -167,6 +219,8 @@ def scoring_batches(corpus: str | Path, vocab: Vocab, config: TextConfig, clean:
     if split not in ("all", "val", "train"):
         raise LstmkitError(f"split must be all, val or train (got '{split}')")
     if config.mode == "stream":
+        if given != "none":
+            raise LstmkitError("a stream model reads no titles or poets")
         text, report = load_text(corpus, clean, fmt)
         if split != "all":
             head, tail = split_text(text, config.val_fraction)
@@ -188,8 +242,7 @@ def scoring_batches(corpus: str | Path, vocab: Vocab, config: TextConfig, clean:
         texts = [p.text for p in poems]
         tokens = poem_tokens(texts, config.level, config.reverse)
         unknown = sum(1 for seq in tokens for t in seq if t not in vocab)
-        batches = PoemBatches(encode_poems(tokens, vocab), config.batch_size, vocab.pad_id,
-                              shuffle=False, chars=[len(t) for t in texts])
+        batches = scoring_poems(poems, tokens, vocab, config, given)
         data, info = f"{len(texts)} poems", {"poems": len(texts)}
     return batches, {**info, "report": report.summary(), "data": data, "unknown": unknown,
                      "unit": "character" if config.level == "char" else "word"}

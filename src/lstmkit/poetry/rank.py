@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..data.condition import Conditioning
 from ..errors import LstmkitError
 from ..sample import Sample
 from .check import split_lines
@@ -69,7 +70,8 @@ class BackwardScorer:
 def mean_logprobs(model, vocab, texts: list[str], reverse: bool = False) -> list[float]:
     """Per text: the mean log-probability per token that the language model ``model`` gives
     its characters (read right to left when ``reverse``) and the end, in one padded batch."""
-    rows = [[vocab.bos_id, *vocab.encode(list(text[::-1] if reverse else text)), vocab.eos_id]
+    head = Conditioning(vocab).prefix()  # <bos>, and <sep> for a conditioned model (not scored)
+    rows = [[*head, *vocab.encode(list(text[::-1] if reverse else text)), vocab.eos_id]
             for text in texts]
     width = max(map(len, rows))
     ids = torch.full((len(rows), width), vocab.pad_id, dtype=torch.long)
@@ -86,6 +88,7 @@ def mean_logprobs(model, vocab, texts: list[str], reverse: bool = False) -> list
     target = ids[:, 1:]
     picked = logp.gather(-1, target[..., None])[..., 0]  # (N, T-1)
     real = target != vocab.pad_id
+    real[:, :len(head) - 1] = False
     return ((picked * real).sum(1) / real.sum(1)).tolist()
 
 

@@ -37,12 +37,14 @@ class PoemRequest:
     rounds: int = 4  # batches at most before giving up
     refine: bool = True  # repeats cost, couplets pair, poetry.rank chooses (stutters never)
     fixed: tuple[tuple[tuple[int, int], str], ...] = ()  # ((line, pos), char): template, locked lines
+    title: str = ""  # a conditioned model writes to this title (data.condition)
+    poet: str = ""  # ... in this poet's manner
 
     @classmethod
     def make(cls, form: str | None = None, tune: str | None = None, tones: str = "strict",
              rhyme: str | None = None, acrostic: str | None = None, start: str = "",
              candidates: int = 4, refine: bool = True, template: str | None = None,
-             lines: Sequence[str | None] | None = None) -> PoemRequest:
+             lines: Sequence[str | None] | None = None, title: str = "", poet: str = "") -> PoemRequest:
         """A request from a user's options (see the module docstring); whitespace in
         ``start`` is dropped. ``template`` (``春风＿＿＿＿＿，...``) and locked ``lines`` (one
         entry per line, None to write) fix characters (``poetry.template``)."""
@@ -73,7 +75,17 @@ class PoemRequest:
                 raise LstmkitError(f"locked line {where[0] + 1} disagrees with the template at "
                                    f"position {where[1] + 1}")
         return cls(verse, tones, rhyme, acrostic or None, "".join(start.split()), candidates,
-                   refine=refine, fixed=tuple(sorted(fixed.items())))
+                   refine=refine, fixed=tuple(sorted(fixed.items())), title=title.strip(),
+                   poet=poet.strip())
+
+    def about(self, generator: Generator) -> dict[str, str]:
+        """The title and poet a conditioned model is given: the ones asked for; a ci with
+        no title asked is written to its tune's name, as the ci model was trained."""
+        title = self.title
+        if (not title and generator.conditioning.active and self.form is not None
+                and self.form.alias == "ci" and not generator.vocab.unknown(self.form.name)):
+            title = self.form.name
+        return {"title": title, "poet": self.poet}
 
     @property
     def model_name(self) -> str:
@@ -125,7 +137,7 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
     rules = request.rules(generator.vocab)
     if request.form is None:
         hook = RulesHook(generator.vocab, rules, request.start)
-        return generator.generate_finished(request.start, n, config, hook)
+        return generator.generate_finished(request.start, n, config, hook, **request.about(generator))
     kept: dict[str, Sample] = {}  # complete candidates by text; the checker sees only the best
     for round_ in range(request.rounds):
         constraint = request.constraint(generator.vocab, rules)
@@ -133,7 +145,7 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
         rows = max(1, n - len(kept)) * request.candidates
         samples = generator.generate(request.start, rows,
                                      replace(config, seed=seed, max_len=constraint.max_tokens()),
-                                     hook=constraint)
+                                     hook=constraint, **request.about(generator))
         for index, sample in enumerate(samples):
             if constraint.complete(index):
                 kept.setdefault(sample.text, sample)

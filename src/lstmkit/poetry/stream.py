@@ -53,7 +53,7 @@ def stream_poems(generator: Generator, request: PoemRequest, config: SampleConfi
         seed = config.round_seed(round_)
         samples = generator.generate(request.start, len(waiting),
                                      replace(config, seed=seed, max_len=constraint.max_tokens()),
-                                     hook=watch)
+                                     hook=watch, **request.about(generator))
         still = []
         for row, i in enumerate(waiting):
             if constraint.complete(row) and request.check(samples[row].text).ok:

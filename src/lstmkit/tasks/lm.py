@@ -246,16 +246,17 @@ def load_model(folder: str | Path, device="cpu") -> Loaded:
 
 
 def score_corpus(loaded: Loaded, corpus: str | Path, split: str = "all", fmt: str = "auto",
-                 batch_size: int | None = None) -> tuple[EvalResult, dict]:
+                 batch_size: int | None = None, given: str = "none") -> tuple[EvalResult, dict]:
     """Score a loaded model on ``corpus``, read, cleaned and tokenized as its training data
     was; ``split`` is all, or the model's val or train part. ``batch_size`` (default: the
     training one) is poems per batch, or parallel stripes of a stream: fewer stripes give
-    each token more context. Returns the result and what ``data.text.scoring_batches`` says.
+    each token more context. A conditioned model is ``given`` each poem's title, poet, both
+    or none. Returns the result and what ``data.text.scoring_batches`` says.
     """
     config = loaded.text_config
     if batch_size is not None:
         config = TextConfig.from_dict({**config.to_dict(), "batch_size": batch_size})
-    batches, info = scoring_batches(corpus, loaded.vocab, config, loaded.clean, split, fmt)
+    batches, info = scoring_batches(corpus, loaded.vocab, config, loaded.clean, split, fmt, given)
     device = next(loaded.model.parameters()).device
     return evaluate(loaded.model, batches, device), info
 
