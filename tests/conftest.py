@@ -71,3 +71,12 @@ def tiny_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tiny_run) -> Path:
     return tiny_run / "best"
+
+
+@pytest.fixture(scope="session")
+def conditioned_dir(tmp_path_factory) -> Path:
+    """A tiny model trained with titles and the fixture's three most prolific poets."""
+    out = tmp_path_factory.mktemp("cond") / "run"
+    train(FIXTURES / "poems.jsonl", out, TINY_MODEL,
+          **tiny_config(epochs=2, condition=0.5, poets=3, batch_size=4))
+    return out / "best"

@@ -84,3 +84,13 @@ def test_classifying_from_python(tmp_path):
     classifier = lstmkit.load(tmp_path / "cl" / "best")
     assert isinstance(classifier, lstmkit.classify.Classifier)
     assert classifier.predict([np.linspace(0, 3, 12), -np.linspace(0, 3, 12)]) == ["up", "down"]
+
+
+def test_write_to_a_title_theme_and_poet(conditioned_dir):
+    poet = lstmkit.load(conditioned_dir).vocab.tokens[-1][len("<poet:"):-1]
+    plain = lstmkit.write("春", model=conditioned_dir, max_len=8, seed=1)
+    titled = lstmkit.write("春", model=conditioned_dir, max_len=8, seed=1, title="春晓", poet=poet)
+    themed = lstmkit.write("春", model=conditioned_dir, max_len=8, seed=1, theme="春 花")
+    assert plain != titled and len(themed) == 1
+    with pytest.raises(LstmkitError, match="not both"):
+        lstmkit.write(model=conditioned_dir, title="春晓", theme="春")

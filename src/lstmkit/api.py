@@ -17,8 +17,10 @@ The task modules themselves are ``lstmkit.forecast`` and ``lstmkit.classify``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from .errors import LstmkitError
 from .poetry.check import CheckResult, check_poem
 from .sample import SampleConfig
 
@@ -56,34 +58,53 @@ def write_poems(form: str | None = None, n: int = 1, *, model=None, tune: str | 
                 rhyme: str | None = None, candidates: int = 4, temperature: float = 0.8,
                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
                 device: str = "cpu", precision: str = "auto", refine: bool = True,
-                backward=None) -> list[dict]:
+                backward=None, title: str = "", theme: str | None = None, poet: str = "") -> list[dict]:
     """``n`` poems as ``lstmkit poem --json`` prints them: text, lines, log-likelihood and,
     with a form (五绝 七绝 五律 七律, or ``tune="浣溪沙"`` for a ci), the form, tone pattern
     and rhyme group the checker found. ``model``: a bundled name, a folder or a model
     from ``load`` (default: Tang poems; the Song ci model for a ci). ``refine`` and
-    ``backward`` (a right-to-left model's folder) as for ``lstmkit poem``."""
+    ``backward`` (a right-to-left model's folder) as for ``lstmkit poem``; a model trained
+    with titles and poets (the bundled ones) writes to ``title`` (or the title ``theme``'s
+    keywords find, ``poetry.theme``) like ``poet``."""
     from .bundled import load_backward
     from .poetry.request import PoemRequest, poem_generator, poem_record
     from .poetry.request import write_poems as write_requested
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine)
+    request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine,
+                               title=title, poet=poet)
     loaded = _language_model(model, device, precision, default=request.model_name)
+    generator = poem_generator(loaded, str(model))
+    request = replace(request, title=_title(generator, title, theme))
     scorer = load_backward(backward, device) if refine and request.form is not None else None
-    samples = write_requested(poem_generator(loaded, str(model)), request, n, config, scorer)
+    samples = write_requested(generator, request, n, config, scorer)
     return [poem_record(sample, request) for sample in samples]
 
 
 def write(start: str = "", n: int = 1, *, model=None, max_len: int = SampleConfig.max_len,
           temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
-          device: str = "cpu", precision: str = "auto") -> list[str]:
-    """``n`` free continuations of ``start`` (each up to the model's end or ``max_len`` tokens)."""
+          device: str = "cpu", precision: str = "auto", title: str = "", theme: str | None = None,
+          poet: str = "") -> list[str]:
+    """``n`` free continuations of ``start`` (each up to the model's end or ``max_len``
+    tokens); ``title``, ``theme`` and ``poet`` as for ``write_poems``."""
     from .sample import Generator
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, max_len=max_len,
                           seed=seed)
-    loaded = _language_model(model, device, precision)
-    return [sample.text for sample in Generator.for_model(loaded).generate(start, n, config)]
+    generator = Generator.for_model(_language_model(model, device, precision))
+    title = _title(generator, title, theme)
+    return [sample.text for sample in generator.generate(start, n, config, title=title, poet=poet)]
+
+
+def _title(generator, title: str, theme: str | None) -> str:
+    """``title``, or the one ``theme``'s keywords find."""
+    if theme is None:
+        return title
+    if title:
+        raise LstmkitError("give a title or a theme, not both")
+    from .poetry.theme import theme_title
+
+    return theme_title(theme, generator.vocab)[0]
 
 
 def train(corpus: str | Path, out: str | Path, *, resume: bool = False, fmt: str = "auto",

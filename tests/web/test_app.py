@@ -24,7 +24,8 @@ def client(verse_model_dir):
 def test_health_models_and_tunes(client):
     assert client.get("/healthz").json() == {"status": "ok", "models": ["tang"]}
     models = client.get("/api/models").json()["models"]
-    assert models == [{"name": "tang", "forms": ["五绝", "七绝", "五律", "七律", "ci"]}]
+    assert models == [{"name": "tang", "forms": ["五绝", "七绝", "五律", "七律", "ci"], "titles": False,
+                       "poets": []}]
     tunes = client.get("/api/tunes").json()["tunes"]
     assert tunes[0]["name"] == "浣溪沙" and tunes[0]["lengths"] == [7, 7, 7, 7, 7, 7]
     assert client.get("/openapi.json").json()["paths"]["/api/poems"]["post"]
@@ -212,3 +213,25 @@ def test_a_locked_line_shown_in_traditional_is_read_back(client):
     assert response.status_code == 200, response.text
     poem = response.json()["poems"][0]
     assert len(poem["lines"]) == 4 and poem["lines"][0] == "風吹雲外樹"
+
+
+def test_titles_themes_and_poets(conditioned_dir, client):
+    app = create_app({"verse": conditioned_dir}, Limits(max_n=4, timeout_s=20))
+    with TestClient(app) as cond:
+        listed = cond.get("/api/models").json()["models"][0]
+        assert listed["titles"] is True and len(listed["poets"]) == 3
+        poet = listed["poets"][0]
+        body = {"start": "春", "max_len": 8, "seed": 2}
+        plain = cond.post("/api/write", json=body).json()["texts"]
+        titled = cond.post("/api/write", json={**body, "title": "春晓", "poet": poet}).json()["texts"]
+        assert plain != titled
+        themed = cond.post("/api/write", json={**body, "theme": "春 花"})
+        assert themed.status_code == 200, themed.text
+        for extra, field in [({"poet": "无此人"}, "poet"), ({"title": "Spring"}, "title"),
+                             ({"theme": "鑫"}, "theme"), ({"theme": "春", "title": "春晓"}, "theme")]:
+            refused = cond.post("/api/write", json={**body, **extra})
+            assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", field], refused.text
+    # a model trained without titles names the field it cannot take
+    refused = client.post("/api/poems", json={"form": "五绝", "title": "春晓"})
+    assert refused.status_code == 422 and "trained without titles" in refused.text
+    assert client.get("/api/models").json()["models"][0]["poets"] == []

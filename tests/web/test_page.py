@@ -178,6 +178,11 @@ def test_errors_are_shown_in_words(page):
     assert page.inner_text("#error").startswith("温度 temperature:")
 
     page.fill("#temperature", "0.8")
+    page.fill("#title", "秋夜")  # the test server's model was trained without titles
+    assert press_and_wait(page, "#write") == "error"
+    assert page.inner_text("#error").startswith("题目 title: this model was trained without titles")
+
+    page.fill("#title", "")
     assert press_and_wait(page, "#write") == "done"
     assert page.is_hidden("#error")
 

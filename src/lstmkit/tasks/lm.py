@@ -138,7 +138,7 @@ class LanguageModelTask:
             "val_data": data.val.units if data.val else "none",
             **({"train_tokens": len(data.train.stream),
                 "val_tokens": len(data.val.stream) if data.val else 0} if self.stream
-               else {"train_poems": len(data.train.sequences),
+               else {"train_poems": getattr(data.train, "poems", len(data.train.sequences)),
                      "val_poems": len(data.val.sequences) if data.val else 0}),
         }
 

@@ -16,7 +16,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -29,6 +29,7 @@ from ..poetry.check import check_poem, format_report
 from ..poetry.forms import FORMS, tunes
 from ..poetry.request import PoemRequest, poem_generator, write_poems
 from ..poetry.stream import Reader, stream_poem, stream_poems
+from ..poetry.theme import theme_title
 from ..sample import Generator, SampleConfig
 from ..script import to_script, to_simplified
 from .batching import Batcher, deal
@@ -137,7 +138,9 @@ def create_app(models: Mapping[str, object] | None = None, limits: Limits | None
 
     @app.get("/api/models")
     async def list_models():
-        return {"models": [{"name": m.name, "forms": _forms_of(m, served)} for m in served.values()]}
+        return {"models": [{"name": m.name, "forms": _forms_of(m, served),
+                            "titles": m.generator.conditioning.active,
+                            "poets": m.generator.conditioning.poets} for m in served.values()]}
 
     @app.get("/api/tunes")
     async def list_tunes():
@@ -175,8 +178,9 @@ def create_app(models: Mapping[str, object] | None = None, limits: Limits | None
             raise FieldError("max_len", f"at most {limits.max_write_len} characters")
         name = _model_name(body.model, None, served)
         config = _sampling(body, body.max_len)
+        about = _about(body, served[name].generator)
         job = asyncio.get_running_loop().run_in_executor(
-            executor, lambda: served[name].generator.generate(body.start, body.n, config))
+            executor, lambda: served[name].generator.generate(body.start, body.n, config, **about))
         samples = await asyncio.wait_for(job, limits.timeout_s)
         return {"model": name, "texts": [{"text": to_script(s.text, body.script), "finished": s.finished}
                                          for s in samples]}
@@ -245,9 +249,29 @@ def _poem_request(body: PoemBody, served: Mapping[str, Served], limits: Limits
                                    refine=body.refine, template=simple(body.template),
                                    lines=[simple(line) for line in body.lines] if body.lines else None)
         request.constraint(vocab)  # built once here, so what it refuses is named before writing
+        request = replace(request, **_about(body, served[name].generator))
     except LstmkitError as exc:
         raise FieldError(_field_of(str(exc), body), str(exc)) from exc
     return name, request, _sampling(body)
+
+
+def _about(body, generator: Generator) -> dict[str, str]:
+    """The title (or the theme's title) and poet of a request, checked against the model."""
+    title, poet = to_simplified(body.title) or "", body.poet or ""
+    if body.theme is not None:
+        if title:
+            raise FieldError("theme", "give a title or a theme, not both")
+        try:
+            title, _ = theme_title(to_simplified(body.theme), generator.vocab)
+        except LstmkitError as exc:
+            raise FieldError("theme", str(exc)) from exc
+    try:
+        generator.conditioning.prefix(generator.title_tokens(title), poet or None)
+    except LstmkitError as exc:
+        title_field = "theme" if body.theme is not None else "title"
+        field = "poet" if "poet '" in str(exc) or not title else title_field
+        raise FieldError(field, str(exc)) from exc
+    return {"title": title, "poet": poet}
 
 
 def _field_of(message: str, body: PoemBody) -> str:

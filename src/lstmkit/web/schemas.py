@@ -25,6 +25,10 @@ class Sampling(BaseModel):
                              description="the same seed and settings give the same text")
     script: Script = "simplified"
     model: str | None = Field(None, max_length=64, description="one of GET /api/models")
+    title: str | None = Field(None, max_length=32, description="write to this title (models trained with titles)")
+    theme: str | None = Field(None, max_length=64,
+                              description="keywords, e.g. '月 秋 送别': the real title holding most of them")
+    poet: str | None = Field(None, max_length=20, description="write like this poet (GET /api/models lists them)")
 
 
 class PoemBody(Sampling):

@@ -8,6 +8,7 @@ export const FIELD_LABELS = {
   template: "格式 template", temperature: "温度 temperature", seed: "种子 seed",
   script: "字形 script", lines: "锁定的句 locked lines", n: "数量 n", top_k: "top_k",
   top_p: "top_p", rhyme: "韵 rhyme", text: "诗 poem", tones: "平仄 tones",
+  title: "题目 title", theme: "主题 theme", poet: "诗人 poet",
 };
 
 /** A field's place in a 422 ``loc`` in words: ``["body", "lines", 2]`` -> "锁定的句 locked lines [3]". */

@@ -48,6 +48,9 @@ function poemRequest(lines) {
     acrostic: optionalText("#acrostic"),
     start: optionalText("#start"),
     template: optionalText("#template"),
+    title: optionalText("#title"),
+    theme: optionalText("#theme"),
+    poet: optionalText("#poet"),
     script: $("#script").value,
     n: 1,
     seed: number("#seed", FIELD_LABELS.seed),
@@ -233,6 +236,8 @@ async function loadChoices() {
     const { tunes } = await (await api("/api/tunes")).json();
     $("#tune").replaceChildren(...tunes.map((tune) => option(tune.name, tune.name)));
     $("#tune-names").replaceChildren(...tunes.map((tune) => option(tune.name, tune.name)));
+    const poets = [...new Set(models.flatMap((model) => model.poets || []))];
+    $("#poet-names").replaceChildren(...poets.map((poet) => option(poet, poet)));
     if (!forms.length) showError($("#error"), ["服务器没有可用的模型 The server has no models loaded"]);
   } catch (error) {
     showError($("#error"), messagesOf(error));
