@@ -215,7 +215,7 @@ def test_phone_screen(browser, server_url):
 def test_screenshot_of_a_poem_with_tone_marks(browser, tmp_path):
     """The shipped Tang model writes it, so the picture shows real verse."""
     with running(create_app(models={"tang": "tang"})) as url, open_tab(browser, url) as page:
-        assert write_poem(page, acrostic="春夏秋冬", seed=7) == "done"
+        assert write_poem(page, acrostic="春夏秋冬", title="四时", seed=7) == "done"
         assert [line[0] for line in shown_lines(page)] == list("春夏秋冬")
         assert page.is_hidden("#poem rt")
         page.check("#show-tones")
