@@ -155,3 +155,18 @@ def test_poem_command_with_title_theme_and_poet(conditioned_dir, verse_model_dir
     plain = run("poem", "--model", verse_model_dir, "--form", "五绝", "--title", "春晓")
     assert plain.exit_code != 0 and "trained without titles" in plain.output
     assert "trained without poets" in run("poets", "--model", verse_model_dir).output
+
+
+def test_ranking_scores_a_conditioned_model_on_the_body_alone(conditioned_dir):
+    from lstmkit.data.batching import PoemBatches
+    from lstmkit.poetry.rank import mean_logprobs
+    from lstmkit.tasks.lm import load_model
+
+    loaded = load_model(conditioned_dir)
+    text = "春眠不觉晓，处处闻啼鸟。"
+    vocab = loaded.vocab
+    row = torch.tensor(Conditioning(vocab).prefix() + vocab.encode(text) + [vocab.eos_id])
+    batches = PoemBatches([row], 1, vocab.pad_id, shuffle=False, prefix=[1])
+    result = evaluate(loaded.model, batches, torch.device("cpu"))
+    assert result.tokens == len(text) + 1  # <sep> is given, not scored
+    assert mean_logprobs(loaded.model, vocab, [text])[0] == pytest.approx(-result.loss, rel=1e-5)
