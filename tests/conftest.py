@@ -80,3 +80,12 @@ def conditioned_dir(tmp_path_factory) -> Path:
     train(FIXTURES / "poems.jsonl", out, TINY_MODEL,
           **tiny_config(epochs=2, condition=0.5, poets=3, batch_size=4))
     return out / "best"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _token_cache(tmp_path_factory):
+    """Stream corpora are tokenized into a cache folder (data.token_cache): one per test
+    session, never the user's."""
+    import os
+
+    os.environ.setdefault("LSTMKIT_CACHE", str(tmp_path_factory.mktemp("cache")))

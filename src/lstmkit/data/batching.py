@@ -27,6 +27,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
@@ -144,6 +145,13 @@ class PoemBatches:
                      float(self.chars[indices].sum()))
 
 
+def count_id(stream, token: int) -> int:
+    """How often ``token`` occurs in a token stream (a tensor, or a token file read in pieces)."""
+    if isinstance(stream, torch.Tensor):
+        return int((stream == token).sum())
+    return sum(int(np.count_nonzero(piece == token)) for piece in stream.pieces())
+
+
 def _digest(tensors: Sequence[torch.Tensor]) -> str:
     digest = hashlib.blake2b(digest_size=8)
     for tensor in tensors:
@@ -165,7 +173,7 @@ class StreamBatches:
         if batch_size < 1 or seq_len < 1:
             raise ValueError(f"batch_size and seq_len must be at least 1 "
                              f"(got {batch_size} and {seq_len})")
-        self.stream = stream  # (N,) token ids
+        self.stream = stream  # (N,) token ids: a tensor, or a token file (data.token_cache)
         self.pad_id = -100  # no position is padding (the loss's default ignore index)
         self.batch_size = batch_size
         self.seq_len = seq_len
@@ -202,7 +210,12 @@ class StreamBatches:
         return 0.0
 
     def fingerprint(self) -> str:
-        return _digest([self.stream])
+        if isinstance(self.stream, torch.Tensor):
+            return _digest([self.stream])
+        digest = hashlib.blake2b(digest_size=8)  # the same bytes as the tensor's, in pieces
+        for piece in self.stream.pieces():
+            digest.update(piece.tobytes())
+        return digest.hexdigest()
 
     def collate(self, key: tuple[int, ...]) -> Batch:
         offset, window, rank, world = key
@@ -211,7 +224,10 @@ class StreamBatches:
         rows = torch.arange(rank * b, (rank + 1) * b)  # this process's stripes
         starts = rows * stripe + offset + window * t  # (B,)
         positions = starts[:, None] + torch.arange(t + 1)  # (B, T+1)
-        chunk = self.stream[positions]
+        if isinstance(self.stream, torch.Tensor):
+            chunk = self.stream[positions]
+        else:  # a token file (data.token_cache.TokenFile): read only these windows
+            chunk = torch.from_numpy(self.stream.windows(starts.tolist(), t + 1))
         return Batch(chunk[:, :-1], chunk[:, 1:], b * t, b * t * self.chars_per_token,
                      carry=window > 0)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import LstmkitError
-from .batching import PoemBatches, StreamBatches, encode_poems
+from .batching import PoemBatches, StreamBatches, count_id, encode_poems
 from .condition import SEP, ConditionedBatches, clean_title, encode_variants, extend_vocab, top_poets
 from .corpus import (
     CleanConfig,
@@ -29,6 +29,7 @@ from .corpus import (
     split_text,
 )
 from .segment import LEVELS, tokenize
+from .token_cache import cached_stream
 from .vocab import Vocab
 
 MODES = ("auto", "poems", "stream")
@@ -151,32 +152,54 @@ def prepare_text(corpus: str | Path, config: TextConfig, clean: CleanConfig = Cl
 
 def _prepare_stream(corpus, config: TextConfig, clean: CleanConfig, fmt: str,
                     vocab: Vocab | None, seed: int, world: int) -> TextData:
-    text, report = load_text(corpus, clean, fmt)
-    train_text, val_text = split_text(text, config.val_fraction)
-    train_tokens = tokenize(train_text, config.level)
-    vocab = vocab or Vocab.build([train_tokens], min_freq=config.min_freq)
-    stream = torch.tensor(vocab.encode(train_tokens), dtype=torch.long)
+    cached = _cached(corpus, config, clean, fmt, vocab, config.val_fraction)
+    if cached is not None:  # read from disk as needed: memory does not grow with the corpus
+        stream, report, vocab = cached.train, cached.report, cached.vocab
+        chars_per_token, val_stream = 1.0, cached.val
+    else:
+        text, report = load_text(corpus, clean, fmt)
+        train_text, val_text = split_text(text, config.val_fraction)
+        train_tokens = tokenize(train_text, config.level)
+        vocab = vocab or Vocab.build([train_tokens], min_freq=config.min_freq)
+        stream = torch.tensor(vocab.encode(train_tokens), dtype=torch.long)
+        chars_per_token = len(train_text) / len(train_tokens)
+        val_tokens = tokenize(val_text, config.level) if val_text else []
+        val_stream = torch.tensor(vocab.encode(val_tokens), dtype=torch.long)
+        val_chars = len(val_text) / max(len(val_tokens), 1)
     train = StreamBatches(stream, config.batch_size, config.seq_len, shuffle=True,
-                          seed=seed, chars_per_token=len(train_text) / len(train_tokens))
+                          seed=seed, chars_per_token=chars_per_token)
     if train.steps(world) == 0:
         raise LstmkitError(
             f"corpus '{corpus}' has {len(stream)} training tokens: too few for "
             f"{world * config.batch_size} stripes of {config.seq_len}-token windows; "
             "lower --batch-size or --seq-len")
-    val_tokens = tokenize(val_text, config.level) if val_text else []
-    val = scoring_stream(val_text, val_tokens, vocab, config, world) if len(val_tokens) >= 2 else None
+    val = (scoring_stream(val_stream, 1.0 if cached is not None else val_chars, config, world)
+           if len(val_stream) >= 2 else None)
     return TextData(train, val, vocab, report, config)
 
 
-def scoring_stream(text: str, tokens: list[str], vocab: Vocab, config: TextConfig,
+def _cached(corpus, config: TextConfig, clean: CleanConfig, fmt: str, vocab: Vocab | None,
+            val_fraction: float):
+    """The token cache's streams (``data.token_cache``) with a corpus report, for a plain
+    text read character by character as it is; None where the text must be read whole
+    (word level, --t2s, poems joined into a stream)."""
+    path = resolve_corpus(corpus)
+    if fmt == "auto" and not path.is_dir():
+        fmt = detect_format(path)
+    if config.level != "char" or clean.t2s or fmt not in ("text", "lines"):
+        return None
+    cached = cached_stream(path, val_fraction, config.min_freq, vocab)
+    cached.report = CorpusReport(path=str(path), format=fmt, read=cached.lines, kept=cached.lines)
+    return cached
+
+
+def scoring_stream(stream, chars_per_token: float, config: TextConfig,
                    world: int = 1) -> StreamBatches:
-    """Batches that score a held-out text: ``batch_size`` stripes in ``seq_len`` windows,
-    fewer stripes (and shorter windows if need be) for a short text."""
-    stream = torch.tensor(vocab.encode(tokens), dtype=torch.long)
+    """Batches that score a held-out token ``stream``: ``batch_size`` stripes in ``seq_len``
+    windows, fewer stripes (and shorter windows if need be) for a short text."""
     seq_len = min(config.seq_len, len(stream) - 1)
     stripes = max(1, min(config.batch_size, (len(stream) - 1) // (seq_len * world)))
-    return StreamBatches(stream, stripes, seq_len, shuffle=False,
-                         chars_per_token=len(text) / len(tokens))
+    return StreamBatches(stream, stripes, seq_len, shuffle=False, chars_per_token=chars_per_token)
 
 
 def scoring_poems(poems: list[Poem], tokens: list, vocab: Vocab, config: TextConfig,
@@ -221,18 +244,27 @@ def scoring_batches(corpus: str | Path, vocab: Vocab, config: TextConfig, clean:
     if config.mode == "stream":
         if given != "none":
             raise LstmkitError("a stream model reads no titles or poets")
-        text, report = load_text(corpus, clean, fmt)
-        if split != "all":
-            head, tail = split_text(text, config.val_fraction)
-            text = tail if split == "val" else head
-        if not text:
+        fraction = 0.0 if split == "all" else config.val_fraction
+        cached = _cached(corpus, config, clean, fmt, vocab, fraction)
+        if cached is not None:
+            report = cached.report
+            stream = cached.val if split == "val" else cached.train
+            chars_per_token = 1.0
+        else:
+            text, report = load_text(corpus, clean, fmt)
+            if split != "all":
+                head, tail = split_text(text, config.val_fraction)
+                text = tail if split == "val" else head
+            tokens = tokenize(text, config.level)
+            stream = torch.tensor(vocab.encode(tokens), dtype=torch.long)
+            chars_per_token = len(text) / max(len(tokens), 1)
+        if not len(stream):
             raise LstmkitError(f"corpus '{corpus}' has no text in the model's {split} split")
-        tokens = tokenize(text, config.level)
-        if len(tokens) < 2:
-            raise LstmkitError(f"corpus '{corpus}': too little text to score ({len(tokens)} token)")
-        batches = scoring_stream(text, tokens, vocab, config)
-        data, info = f"{len(tokens)} tokens", {}
-        unknown = sum(1 for t in tokens if t not in vocab)
+        if len(stream) < 2:
+            raise LstmkitError(f"corpus '{corpus}': too little text to score ({len(stream)} token)")
+        batches = scoring_stream(stream, chars_per_token, config)
+        data, info = f"{len(stream)} tokens", {}
+        unknown = count_id(stream, vocab.unk_id)
     else:
         poems, report = load_poems(corpus, clean, fmt)
         if split != "all":

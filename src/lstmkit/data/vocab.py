@@ -37,11 +37,17 @@ class Vocab:
     def build(cls, texts: Iterable[Sequence[str]], min_freq: int = 1,
               max_size: int | None = None) -> Vocab:
         """Count tokens over ``texts``; keep those seen ``min_freq`` times or more."""
-        if min_freq < 1:
-            raise VocabError(f"min_freq must be at least 1 (got {min_freq})")
         counts: Counter = Counter()
         for text in texts:
             counts.update(text)
+        return cls.from_counts(counts, min_freq, max_size)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, min_freq: int = 1, max_size: int | None = None) -> Vocab:
+        """The vocabulary of tokens counted ``counts`` times (see ``build``)."""
+        if min_freq < 1:
+            raise VocabError(f"min_freq must be at least 1 (got {min_freq})")
+        counts = Counter(counts)
         for special in SPECIALS:
             counts.pop(special, None)
         ranked = sorted((tok for tok, n in counts.items() if n >= min_freq),
