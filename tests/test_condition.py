@@ -170,3 +170,16 @@ def test_ranking_scores_a_conditioned_model_on_the_body_alone(conditioned_dir):
     result = evaluate(loaded.model, batches, torch.device("cpu"))
     assert result.tokens == len(text) + 1  # <sep> is given, not scored
     assert mean_logprobs(loaded.model, vocab, [text])[0] == pytest.approx(-result.loss, rel=1e-5)
+
+
+def test_reading_a_models_poets_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from lstmkit.cli import main; from lstmkit.data.condition import Conditioning; "
+            "main(['poets', '--json'], standalone_mode=False); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    *printed, loaded_torch = out.stdout.splitlines()
+    poets = __import__("json").loads("\n".join(printed))
+    assert len(poets) == 64 and poets[:3] == ["白居易", "杜甫", "李白"]
+    assert loaded_torch == "False"

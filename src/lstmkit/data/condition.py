@@ -12,7 +12,9 @@ the draws change every epoch, so the model learns to write with and without them
 ``<poet:*>``. Unconditioned writing starts from ``<bos> <sep>``.
 
 ``Conditioning`` turns a title and a poet into the prefix ids, for training and writing
-alike; ``ConditionedBatches`` are ``PoemBatches`` that pick each poem's variant per epoch.
+alike (this module loads no torch, so ``lstmkit poets`` starts fast);
+``condition_batches.ConditionedBatches`` are ``PoemBatches`` that pick each poem's variant
+per epoch.
 """
 
 from __future__ import annotations
@@ -21,10 +23,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-import torch
-
 from ..errors import LstmkitError
-from .batching import PoemBatches
 from .vocab import Vocab
 
 SEP = "<sep>"
@@ -106,56 +105,3 @@ class Conditioning:
             ids.extend(self.vocab.encode(title))
         ids.append(self.sep_id)
         return ids
-
-
-def encode_variants(bodies: Sequence[Sequence[str]], titles: Sequence[Sequence[str]],
-                    poets: Sequence[str], vocab: Vocab, with_poets: bool
-                    ) -> list[list[torch.Tensor]]:
-    """Each poem's sequences: without title or poet, with its title, and (``with_poets``)
-    with its poet, and with both. Returns one list per variant, in that order."""
-    cond = Conditioning(vocab)
-    shapes = [(False, False), (True, False)] + ([(False, True), (True, True)] if with_poets else [])
-    variants = []
-    for use_title, use_poet in shapes:
-        rows = []
-        for body, title, poet in zip(bodies, titles, poets):
-            head = cond.prefix(title if use_title else None, poet if use_poet else None, strict=False)
-            rows.append(torch.tensor([*head, *vocab.encode(body), vocab.eos_id], dtype=torch.long))
-        variants.append(rows)
-    return variants
-
-
-class ConditionedBatches(PoemBatches):
-    """``PoemBatches`` over every variant of every poem; an epoch's plan shows each poem
-    once, with its title with probability ``share`` and its poet (when there are poet
-    variants) with probability ``share``, drawn from ``(seed, epoch)``."""
-
-    def __init__(self, variants: list[list[torch.Tensor]], share: float, batch_size: int,
-                 vocab: Vocab, seed: int = 0, chars: Sequence[int] | None = None):
-        self.poems = len(variants[0])
-        self.share = share
-        sep = Conditioning(vocab).sep_id
-        flat = [seq for rows in variants for seq in rows]
-        super().__init__(flat, batch_size, vocab.pad_id, shuffle=True, seed=seed,
-                         chars=list(chars) * len(variants) if chars is not None else None,
-                         prefix=[int((seq == sep).nonzero()[0, 0]) for seq in flat])
-        self.n_variants = len(variants)
-
-    def __len__(self) -> int:
-        return -(-self.poems // self.batch_size)
-
-    @property
-    def tokens(self) -> int:
-        return int(self.lengths[: self.poems].sum())  # bodies and <eos>: the same in every variant
-
-    @property
-    def units(self) -> str:
-        return f"{self.poems} poems"
-
-    def _plan(self, epoch: int) -> list[list[int]]:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch + 7_777)
-        titled = (torch.rand(self.poems, generator=gen) < self.share).long()
-        poet = ((torch.rand(self.poems, generator=gen) < self.share).long()
-                if self.n_variants == 4 else torch.zeros(self.poems, dtype=torch.long))
-        chosen = (titled + 2 * poet) * self.poems + torch.arange(self.poems)
-        return self._buckets(chosen, epoch)

@@ -15,7 +15,8 @@ import torch
 
 from ..errors import LstmkitError
 from .batching import PoemBatches, StreamBatches, count_id, encode_poems
-from .condition import SEP, ConditionedBatches, clean_title, encode_variants, extend_vocab, top_poets
+from .condition import SEP, clean_title, extend_vocab, top_poets
+from .condition_batches import ConditionedBatches, encode_variants
 from .corpus import (
     CleanConfig,
     CorpusReport,
