@@ -78,14 +78,16 @@ def detach(state):
     return tuple(s.detach() for s in state)
 
 
-def run_epoch(model, data, bptt, lr, clip, deadline, device) -> bool:
-    """One pass over ``data`` (T, B); False if the deadline cut it short."""
+def run_epoch(model, data, bptt, lr, clip, deadline, device) -> tuple[bool, int]:
+    """One pass over ``data`` (T, B): whether it finished before the deadline, and the
+    tokens it trained on."""
     model.train()
     state = None
     loss_fn = nn.CrossEntropyLoss()
+    tokens = 0
     for i in range(0, data.shape[0] - 1, bptt):
         if time.perf_counter() >= deadline:
-            return False
+            return False, tokens
         n = min(bptt, data.shape[0] - 1 - i)
         inputs, targets = data[i:i + n].to(device), data[i + 1:i + 1 + n].to(device)
         model.zero_grad()
@@ -97,7 +99,8 @@ def run_epoch(model, data, bptt, lr, clip, deadline, device) -> bool:
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(p.grad, alpha=-lr)
-    return True
+        tokens += targets.numel()
+    return True, tokens
 
 
 @torch.inference_mode()
@@ -127,7 +130,7 @@ def train_reference(train_texts, val_texts, args, device) -> tuple[WordLM, dict,
     started = time.perf_counter()
     deadline = started + args.seconds
     while True:
-        finished = run_epoch(model, train, args.bptt, lr, args.clip, deadline, device)
+        finished, _ = run_epoch(model, train, args.bptt, lr, args.clip, deadline, device)
         epochs += finished
         nll, count = stream_nll(model, val, args.bptt, device)
         loss = nll / count

@@ -44,10 +44,11 @@ def test_quick_run_prints_every_metric(poems_path, tmp_path, capsys):
         label = metric.label.format(**summary["settings"])
         assert label in rows, f"no row '{label}'"
         values = [float(cell.replace(",", "").rstrip("×")) for cell in rows[label]]
-        assert len(values) == 3 and all(math.isfinite(v) and v > 0 for v in values), rows[label]
+        assert len(values) == 5 and all(math.isfinite(v) and v > 0 for v in values), rows[label]
     assert {label for _, label, _ in compare.CONTEXT} <= set(rows)
-    assert set(json.loads(saved.read_text(encoding="utf-8"))["ratios"]) == {
-        m.key for m in compare.METRICS if not m.cuda_only}
+    saved = json.loads(saved.read_text(encoding="utf-8"))
+    for ratios in ("ratios", "ratios_wordlm"):
+        assert set(saved[ratios]) == {m.key for m in compare.METRICS if not m.cuda_only}
 
 
 def test_refeeding_the_prefix_gives_the_stateful_distribution():
