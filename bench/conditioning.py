@@ -58,9 +58,12 @@ def collocates(bodies: list[str], keyword: str) -> list[str]:
     return sorted(scores, key=lambda c: (-scores[c], c))[:COLLOCATES]
 
 
+GUIDANCE = 1.0  # --guidance
+
+
 def write(generator, n: int, seed: int, form: str | None, title: str = "", poet: str = "") -> list[str]:
     request = PoemRequest.make(form, title=title, poet=poet)
-    config = SampleConfig(seed=seed, max_len=200)
+    config = SampleConfig(seed=seed, max_len=200, guidance=GUIDANCE)
     return [s.text for s in write_poems(generator, request, n, config)]
 
 
@@ -123,8 +126,11 @@ def main(argv=None) -> dict:
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--poets", type=int, default=8, help="how many poets to write as")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--guidance", type=float, default=1.0, help="how hard titles and poets steer")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    global GUIDANCE
+    GUIDANCE = args.guidance
     if args.threads:
         torch.set_num_threads(args.threads)
     loaded = load_for_writing(args.model)
@@ -134,7 +140,7 @@ def main(argv=None) -> dict:
     poems, _ = load_poems(args.corpus, loaded.clean)
     train, val = split_poems(poems, loaded.text_config.val_fraction)
     started = time.perf_counter()
-    result = {"model": args.model, "corpus": args.corpus,
+    result = {"model": args.model, "corpus": args.corpus, "guidance": args.guidance,
               **theme_study(generator, [p.text for p in train], args.n),
               **poet_study(generator, train, val, args.n, args.poets)}
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -183,3 +183,32 @@ def test_reading_a_models_poets_loads_no_torch():
     poets = __import__("json").loads("\n".join(printed))
     assert len(poets) == 64 and poets[:3] == ["白居易", "杜甫", "李白"]
     assert loaded_torch == "False"
+
+
+def test_guidance_steers_only_when_there_is_a_title_or_poet(conditioned_dir):
+    from lstmkit.sample import Generator, SampleConfig
+    from lstmkit.tasks.lm import load_model
+
+    generator = Generator.for_model(load_model(conditioned_dir))
+    poet = generator.conditioning.poets[0]
+    config = SampleConfig(seed=5, max_len=20, temperature=1.0)
+    guided = SampleConfig(seed=5, max_len=20, temperature=1.0, guidance=2.0)
+    texts = lambda samples: [s.text for s in samples]  # noqa: E731
+    # nothing to steer by: guidance changes nothing
+    assert texts(generator.generate("春", 6, config)) == texts(generator.generate("春", 6, guided))
+    plain = generator.generate("春", 6, config, title="春晓", poet=poet)
+    steered = generator.generate("春", 6, guided, title="春晓", poet=poet)
+    assert texts(plain) != texts(steered)
+    assert all(SEP not in s.text and "<poet" not in s.text for s in steered)
+    # a sample's log-probability stays the model's own (given the title), whatever steered it
+    sample = steered[0]
+    vocab, model = generator.vocab, generator.model
+    _, prompt = generator._prompt("春", title="春晓", poet=poet)
+    written = vocab.encode(list(sample.text[1:])) + ([vocab.eos_id] if sample.finished else [])
+    ids = torch.tensor([prompt + written])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(ids[:, :-1])[0].float(), dim=-1)[0]
+    expected = sum(float(logp[len(prompt) - 1 + i, t]) for i, t in enumerate(written))
+    assert sample.logprob == pytest.approx(expected, abs=1e-3)
+    with pytest.raises(LstmkitError, match="guidance must be a number from 0 to 10"):
+        SampleConfig(guidance=float("nan"))

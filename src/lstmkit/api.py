@@ -58,19 +58,21 @@ def write_poems(form: str | None = None, n: int = 1, *, model=None, tune: str | 
                 rhyme: str | None = None, candidates: int = 4, temperature: float = 0.8,
                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
                 device: str = "cpu", precision: str = "auto", refine: bool = True,
-                backward=None, title: str = "", theme: str | None = None, poet: str = "") -> list[dict]:
+                backward=None, title: str = "", theme: str | None = None, poet: str = "",
+                guidance: float = SampleConfig.guidance) -> list[dict]:
     """``n`` poems as ``lstmkit poem --json`` prints them: text, lines, log-likelihood and,
     with a form (五绝 七绝 五律 七律, or ``tune="浣溪沙"`` for a ci), the form, tone pattern
     and rhyme group the checker found. ``model``: a bundled name, a folder or a model
     from ``load`` (default: Tang poems; the Song ci model for a ci). ``refine`` and
     ``backward`` (a right-to-left model's folder) as for ``lstmkit poem``; a model trained
     with titles and poets (the bundled ones) writes to ``title`` (or the title ``theme``'s
-    keywords find, ``poetry.theme``) like ``poet``."""
+    keywords find, ``poetry.theme``) like ``poet``, steered by ``guidance``."""
     from .bundled import load_backward
     from .poetry.request import PoemRequest, poem_generator, poem_record
     from .poetry.request import write_poems as write_requested
 
-    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                          guidance=guidance)
     request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine,
                                title=title, poet=poet)
     loaded = _language_model(model, device, precision, default=request.model_name)
@@ -84,13 +86,13 @@ def write_poems(form: str | None = None, n: int = 1, *, model=None, tune: str | 
 def write(start: str = "", n: int = 1, *, model=None, max_len: int = SampleConfig.max_len,
           temperature: float = 0.8, top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
           device: str = "cpu", precision: str = "auto", title: str = "", theme: str | None = None,
-          poet: str = "") -> list[str]:
+          poet: str = "", guidance: float = SampleConfig.guidance) -> list[str]:
     """``n`` free continuations of ``start`` (each up to the model's end or ``max_len``
     tokens); ``title``, ``theme`` and ``poet`` as for ``write_poems``."""
     from .sample import Generator
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, max_len=max_len,
-                          seed=seed)
+                          seed=seed, guidance=guidance)
     generator = Generator.for_model(_language_model(model, device, precision))
     title = _title(generator, title, theme)
     return [sample.text for sample in generator.generate(start, n, config, title=title, poet=poet)]

@@ -108,6 +108,21 @@ def draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.searchsorted(cumulative, u, right=True)[:, 0]
 
 
+def _cat(a: State, b: State) -> State:
+    """Two states' rows side by side."""
+    if isinstance(a, tuple):
+        return tuple(torch.cat([x, y], dim=1) for x, y in zip(a, b))
+    return torch.cat([a, b], dim=1)
+
+
+def _guide(logits: torch.Tensor, n: int, strength: float) -> torch.Tensor:
+    """From 2n rows (n with the title and poet, n without) the n rows to write with:
+    log-probabilities moved away from the unconditioned ones by ``strength``."""
+    given = torch.log_softmax(logits[:n], dim=-1)
+    plain = torch.log_softmax(logits[n:], dim=-1)
+    return given + strength * (given - plain)
+
+
 def _expand(state: State, n: int) -> State:
     if isinstance(state, tuple):
         return tuple(s.expand(-1, n, -1).contiguous() for s in state)
@@ -198,12 +213,21 @@ class Generator:
             gen.manual_seed(config.seed)
         start_tokens, prompt_ids = self._prompt(start, title, poet)  # tokenized (and warned about) once
         logits, state = self._prime(prompt_ids, n)
+        # Guided: n more rows read the same poems without the title and poet; each step
+        # moves the written rows' logits away from theirs (see ``_guide``).
+        guided = bool(config.guidance and (title or poet) and self.conditioning.active)
+        if guided:
+            plain, plain_state = self._prime(self._prompt(start)[1], n)
+            logits, state = torch.cat([logits, plain]), _cat(state, plain_state)
         eos = self.vocab.eos_id
         generated: list[list[int]] = [[] for _ in range(n)]
         logprob = torch.zeros(n, dtype=torch.float64, device=self.device)
         done = torch.zeros(n, dtype=torch.bool, device=self.device)
         for _ in range(config.max_len):
-            log_probs = torch.log_softmax(logits, dim=-1)  # (N, V), the model's own view
+            view = logits[:n] if guided else logits  # the model's own view (with the title)
+            if guided:
+                logits = _guide(logits, n, config.guidance)
+            log_probs = torch.log_softmax(view, dim=-1)  # (N, V)
             logits = logits.index_fill_(-1, self.banned, float("-inf"))  # the step's own tensor
             if hook is not None:
                 logits = hook(logits, generated)
@@ -222,7 +246,7 @@ class Generator:
             done |= choice == eos
             if bool(done.all()):
                 break
-            logits, state = self.model.step(choice, state)  # (N, V)
+            logits, state = self.model.step(torch.cat([choice, choice]) if guided else choice, state)  # (N, V)
             logits = logits.float()
         return [Sample(text=self.join(start_tokens + self.vocab.decode_tokens(ids)),
                        finished=bool(ids) and ids[-1] == eos,

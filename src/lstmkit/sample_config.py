@@ -16,8 +16,14 @@ class SampleConfig:
     top_p: float = 1.0  # keep the smallest set of tokens whose probability reaches p
     max_len: int = 256  # new tokens at most, <eos> included
     seed: int | None = None
+    # How hard a title or poet steers a conditioned model (classifier-free guidance: the
+    # log-probabilities with them, moved by g times their difference from those without;
+    # 0: the model as trained). No effect without a title or poet.
+    guidance: float = 1.0
 
     def __post_init__(self) -> None:
+        if not math.isfinite(self.guidance) or not 0 <= self.guidance <= 10:
+            raise LstmkitError(f"guidance must be a number from 0 to 10 (got {self.guidance})")
         if not math.isfinite(self.temperature) or self.temperature < 0:
             raise LstmkitError(f"temperature must be a finite number, 0 or more (got {self.temperature})")
         if self.seed is not None and not 0 <= self.seed < 2**64:

@@ -27,6 +27,7 @@ sampling_options = options(
     click.option("--title", default="", help="Write to this title (a model trained with titles, as the bundled ones are), e.g. 秋夜送友."),
     click.option("--theme", help="Keywords, e.g. '月 秋 送别': the real title holding most of them becomes --title."),
     click.option("--poet", default="", help="Write in this poet's manner, e.g. 李白 (list: lstmkit poets)."),
+    click.option("--guidance", type=float, default=SampleConfig.guidance, show_default=True, help="How hard --title, --theme and --poet steer (0: as the model learned; higher: more on topic, at twice the compute)."),
     click.argument("more_theme", nargs=-1, metavar=""),
 )
 
@@ -50,14 +51,14 @@ def _about(generator, title: str, theme: str | None, more_theme: tuple[str, ...]
 @main.command()
 @sampling_options
 def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device,
-          precision, as_json, title, theme, poet, more_theme) -> None:
+          precision, as_json, title, theme, poet, guidance, more_theme) -> None:
     """Write free text: continue --start until the model ends or --max-len is reached."""
     from ..bundled import load_for_writing
     from ..poetry.request import sample_record
     from ..sample import Generator
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
-                          max_len=max_len, seed=seed)
+                          max_len=max_len, seed=seed, guidance=guidance)
     loaded = load_for_writing(model_dir, device, precision)
     generator = Generator.for_model(loaded)
     title = _about(generator, title, theme, more_theme, poet)
@@ -81,8 +82,8 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
 @click.option("--template", help="The poem with ＿ (or _ □ *) for each character to write, e.g. 春风＿＿＿＿＿，＿＿＿＿＿＿。...; the other characters stay.")
 @click.option("--traditional", is_flag=True, help="Show the poems in traditional characters (OpenCC).")
 def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, device, precision,
-         as_json, title, theme, poet, more_theme, form, tune, tones, rhyme, acrostic, candidates,
-         refine, backward, template, traditional) -> None:
+         as_json, title, theme, poet, guidance, more_theme, form, tune, tones, rhyme, acrostic,
+         candidates, refine, backward, template, traditional) -> None:
     """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
     from ..bundled import load_backward, load_for_writing
     from ..poetry.request import PoemRequest, poem_generator, poem_record, write_poems
@@ -90,7 +91,7 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
     from ..script import to_script
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
-                          max_len=max_len, seed=seed)
+                          max_len=max_len, seed=seed, guidance=guidance)
     request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine,
                                template=template, title=title, poet=poet)
     loaded = load_for_writing(model_dir, device, precision, default=request.model_name)

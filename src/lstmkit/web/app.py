@@ -227,7 +227,7 @@ def _known_tune(tune: str | None) -> None:
 
 def _sampling(body, max_len: int = 256) -> SampleConfig:
     return SampleConfig(temperature=body.temperature, top_k=body.top_k, top_p=body.top_p,
-                        max_len=max_len, seed=body.seed)
+                        max_len=max_len, seed=body.seed, guidance=body.guidance)
 
 
 def _poem_request(body: PoemBody, served: Mapping[str, Served], limits: Limits

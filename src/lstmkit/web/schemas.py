@@ -29,6 +29,7 @@ class Sampling(BaseModel):
     theme: str | None = Field(None, max_length=64,
                               description="keywords, e.g. '月 秋 送别': the real title holding most of them")
     poet: str | None = Field(None, max_length=20, description="write like this poet (GET /api/models lists them)")
+    guidance: float = Field(1.0, ge=0.0, le=10.0, description="how hard title and poet steer (0: as trained)")
 
 
 class PoemBody(Sampling):
