@@ -212,3 +212,13 @@ def test_guidance_steers_only_when_there_is_a_title_or_poet(conditioned_dir):
     assert sample.logprob == pytest.approx(expected, abs=1e-3)
     with pytest.raises(LstmkitError, match="guidance must be a number from 0 to 10"):
         SampleConfig(guidance=float("nan"))
+
+
+def test_a_ci_written_to_its_tune_alone_is_not_steered():
+    from lstmkit.poetry.request import PoemRequest
+    from lstmkit.sample import SampleConfig
+
+    config = SampleConfig(guidance=2.0)
+    assert PoemRequest.make(tune="浣溪沙").steered(config).guidance == 0.0
+    assert PoemRequest.make(tune="浣溪沙", poet="苏轼").steered(config).guidance == 2.0
+    assert PoemRequest.make("七绝", title="秋夜").steered(config).guidance == 2.0

@@ -78,6 +78,11 @@ class PoemRequest:
                    refine=refine, fixed=tuple(sorted(fixed.items())), title=title.strip(),
                    poet=poet.strip())
 
+    def steered(self, config: SampleConfig) -> SampleConfig:
+        """``config``, with no guidance unless the user asked for a title or poet (a ci's
+        tune, given on its own, is the model's usual prompt, not a topic to steer by)."""
+        return config if (self.title or self.poet) else replace(config, guidance=0.0)
+
     def about(self, generator: Generator) -> dict[str, str]:
         """The title and poet a conditioned model is given: the ones asked for; a ci with
         no title asked is written to its tune's name, as the ci model was trained."""
@@ -135,6 +140,7 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
     ``backward`` model, when given) or, unrefined, by the forward model's probability alone;
     without a form, they are whole poems the model ended itself."""
     rules = request.rules(generator.vocab)
+    config = request.steered(config)
     if request.form is None:
         hook = RulesHook(generator.vocab, rules, request.start)
         return generator.generate_finished(request.start, n, config, hook, **request.about(generator))

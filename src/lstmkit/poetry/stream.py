@@ -42,6 +42,7 @@ def stream_poems(generator: Generator, request: PoemRequest, config: SampleConfi
     if request.form is None:
         raise LstmkitError("streaming needs a form (a 绝句, 律诗 or ci)")
     rules = request.rules(generator.vocab)
+    config = request.steered(config)
     results: list[Sample | LstmkitError | None] = [None] * len(readers)
     waiting = list(range(len(readers)))
     for round_ in range(request.rounds * request.candidates):
