@@ -74,6 +74,7 @@ class Conditioning:
         return self.sep_id is not None
 
     def poet_id(self, poet: str, strict: bool = True) -> int:
+        poet = poet.strip()
         token = self.vocab.index.get(poet_token(poet))
         if token is not None:
             return token
