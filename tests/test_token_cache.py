@@ -113,3 +113,15 @@ def test_empty_and_unwritable(tmp_path, monkeypatch):
     text.write_text("abc\n" * 50, encoding="utf-8")
     with pytest.raises(LstmkitError, match="cannot write the token cache"):
         cached_stream(text, 0.1)
+
+
+def test_what_a_killed_writer_left_is_removed(tmp_path, cache):
+    path = tmp_path / "corpus.txt"
+    path.write_text("春眠不觉晓\n" * 100, encoding="utf-8")
+    cache.mkdir(parents=True)
+    dead = cache / ".abc.train.tmp-999999999"  # no such process
+    mine = cache / f".abc.train.tmp-{os.getpid()}"  # a live writer's: kept
+    dead.write_bytes(b"x")
+    mine.write_bytes(b"x")
+    cached_stream(path, 0.1)
+    assert not dead.exists() and mine.exists()

@@ -31,7 +31,7 @@ except ImportError:  # Windows has no flock: no locking there
 LOCK = ".lstmkit.lock"
 
 
-def _alive(pid: int | None) -> bool:
+def alive(pid: int | None) -> bool:
     """Whether process ``pid`` runs (None or a bad pid: no)."""
     if pid is None or pid <= 0:
         return False
@@ -62,7 +62,7 @@ def recover_dir(target: Path) -> None:
         return
     found = {kind: sorted(parent.glob(f".{name}.{kind}-*"), key=lambda p: p.stat().st_mtime)
              for kind in ("new", "old", "tmp")}
-    gone = {kind: [p for p in paths if not _alive(_pid_of(p))] for kind, paths in found.items()}
+    gone = {kind: [p for p in paths if not alive(_pid_of(p))] for kind, paths in found.items()}
     if gone["new"]:
         if target.exists():
             aside = parent / f".{name}.old-replaced"

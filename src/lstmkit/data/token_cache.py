@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.folders import alive
 from ..errors import CorpusError, LstmkitError
 from .encoding import not_utf8_at
 from .vocab import Vocab
@@ -189,6 +190,14 @@ def _open(meta_file: Path, vocab: Vocab | None) -> CachedStream | None:
     return CachedStream(parts[0], parts[1], known, meta["lines"], meta_file)
 
 
+def _clear_leftovers(folder: Path) -> None:
+    """Remove the half-written files of writers that died (killed mid-way)."""
+    for file in folder.glob(".*.tmp-*"):
+        pid = file.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not alive(int(pid)):
+            file.unlink(missing_ok=True)
+
+
 def cached_stream(path: str | Path, val_fraction: float, min_freq: int = 1,
                   vocab: Vocab | None = None) -> CachedStream:
     """The character tokens of a plain-text corpus, split and encoded as the in-memory path
@@ -207,6 +216,7 @@ def cached_stream(path: str | Path, val_fraction: float, min_freq: int = 1,
     dtype = np.uint16 if len(vocab) <= 2**16 else np.uint32
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        _clear_leftovers(folder)
         tmp = [folder / f".{key}.{name}.tmp-{os.getpid()}" for name in ("train", "val", "json")]
         try:
             _write(path, cut, vocab, tmp[0], tmp[1], dtype)
