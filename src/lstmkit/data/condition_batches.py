@@ -11,22 +11,28 @@ from .batching import PoemBatches
 from .condition import Conditioning
 from .vocab import Vocab
 
+Encoded = tuple[list[torch.Tensor], list[int]]  # sequences, and the given tokens ahead of each body
+
+
+def encode_variant(bodies: Sequence[Sequence[str]], titles: Sequence[Sequence[str]],
+                   poets: Sequence[str], vocab: Vocab, use_title: bool, use_poet: bool) -> Encoded:
+    """Each poem as ``<bos> [poet] [title] <sep> body <eos>``, with or without its title and
+    poet, and how many targets of each are given, not predicted (``PoemBatches(prefix=)``)."""
+    cond = Conditioning(vocab)
+    rows, given = [], []
+    for body, title, poet in zip(bodies, titles, poets):
+        head = cond.prefix(title if use_title else None, poet if use_poet else None, strict=False)
+        rows.append(torch.tensor([*head, *vocab.encode(body), vocab.eos_id], dtype=torch.long))
+        given.append(len(head) - 1)  # the targets up to <sep>
+    return rows, given
+
 
 def encode_variants(bodies: Sequence[Sequence[str]], titles: Sequence[Sequence[str]],
-                    poets: Sequence[str], vocab: Vocab, with_poets: bool
-                    ) -> list[list[torch.Tensor]]:
-    """Each poem's sequences: without title or poet, with its title, and (``with_poets``)
-    with its poet, and with both. Returns one list per variant, in that order."""
-    cond = Conditioning(vocab)
+                    poets: Sequence[str], vocab: Vocab, with_poets: bool) -> list[Encoded]:
+    """Each poem's variants: without title or poet, with its title, and (``with_poets``)
+    with its poet, and with both; one ``encode_variant`` per variant, in that order."""
     shapes = [(False, False), (True, False)] + ([(False, True), (True, True)] if with_poets else [])
-    variants = []
-    for use_title, use_poet in shapes:
-        rows = []
-        for body, title, poet in zip(bodies, titles, poets):
-            head = cond.prefix(title if use_title else None, poet if use_poet else None, strict=False)
-            rows.append(torch.tensor([*head, *vocab.encode(body), vocab.eos_id], dtype=torch.long))
-        variants.append(rows)
-    return variants
+    return [encode_variant(bodies, titles, poets, vocab, t, p) for t, p in shapes]
 
 
 class ConditionedBatches(PoemBatches):
@@ -34,15 +40,14 @@ class ConditionedBatches(PoemBatches):
     once, with its title with probability ``share`` and its poet (when there are poet
     variants) with probability ``share``, drawn from ``(seed, epoch)``."""
 
-    def __init__(self, variants: list[list[torch.Tensor]], share: float, batch_size: int,
+    def __init__(self, variants: list[Encoded], share: float, batch_size: int,
                  vocab: Vocab, seed: int = 0, chars: Sequence[int] | None = None):
-        self.poems = len(variants[0])
+        self.poems = len(variants[0][0])
         self.share = share
-        sep = Conditioning(vocab).sep_id
-        flat = [seq for rows in variants for seq in rows]
-        super().__init__(flat, batch_size, vocab.pad_id, shuffle=True, seed=seed,
+        super().__init__([seq for rows, _ in variants for seq in rows], batch_size, vocab.pad_id,
+                         shuffle=True, seed=seed,
                          chars=list(chars) * len(variants) if chars is not None else None,
-                         prefix=[int((seq == sep).nonzero()[0, 0]) for seq in flat])
+                         prefix=[n for _, given in variants for n in given])
         self.n_variants = len(variants)
 
     def __len__(self) -> int:

@@ -15,8 +15,8 @@ import torch
 
 from ..errors import LstmkitError
 from .batching import PoemBatches, StreamBatches, count_id, encode_poems
-from .condition import SEP, clean_title, extend_vocab, top_poets
-from .condition_batches import ConditionedBatches, encode_variants
+from .condition import clean_title, extend_vocab, top_poets
+from .condition_batches import ConditionedBatches, encode_variant, encode_variants
 from .corpus import (
     CleanConfig,
     CorpusReport,
@@ -217,12 +217,9 @@ def scoring_poems(poems: list[Poem], tokens: list, vocab: Vocab, config: TextCon
                                f"be given the {given}")
         return PoemBatches(encode_poems(tokens, vocab), config.batch_size, vocab.pad_id,
                            shuffle=False, chars=chars)
-    variants = encode_variants(tokens, title_tokens(poems, config.level),
-                               [p.author for p in poems], vocab, True)
-    rows = variants[GIVEN.index(given)]
-    sep = vocab.index[SEP]
-    return PoemBatches(rows, config.batch_size, vocab.pad_id, shuffle=False, chars=chars,
-                       prefix=[int((row == sep).nonzero()[0, 0]) for row in rows])
+    rows, prefix = encode_variant(tokens, title_tokens(poems, config.level), [p.author for p in poems],
+                                  vocab, use_title=given in ("title", "both"), use_poet=given in ("poet", "both"))
+    return PoemBatches(rows, config.batch_size, vocab.pad_id, shuffle=False, chars=chars, prefix=prefix)
 
 
 def title_tokens(poems: list[Poem], level: str) -> list:
