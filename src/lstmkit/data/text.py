@@ -30,7 +30,7 @@ from .corpus import (
     split_text,
 )
 from .segment import LEVELS, tokenize
-from .token_cache import cached_stream
+from .token_cache import CachedStream, cached_stream
 from .vocab import Vocab
 
 MODES = ("auto", "poems", "stream")
@@ -153,10 +153,11 @@ def prepare_text(corpus: str | Path, config: TextConfig, clean: CleanConfig = Cl
 
 def _prepare_stream(corpus, config: TextConfig, clean: CleanConfig, fmt: str,
                     vocab: Vocab | None, seed: int, world: int) -> TextData:
-    cached = _cached(corpus, config, clean, fmt, vocab, config.val_fraction)
-    if cached is not None:  # read from disk as needed: memory does not grow with the corpus
-        stream, report, vocab = cached.train, cached.report, cached.vocab
-        chars_per_token, val_stream = 1.0, cached.val
+    found = _cached(corpus, config, clean, fmt, vocab, config.val_fraction)
+    if found is not None:  # read from disk as needed: memory does not grow with the corpus
+        cached, report = found
+        stream, val_stream, vocab = cached.train, cached.val, cached.vocab
+        chars_per_token = val_chars = 1.0  # characters are the tokens
     else:
         text, report = load_text(corpus, clean, fmt)
         train_text, val_text = split_text(text, config.val_fraction)
@@ -174,14 +175,13 @@ def _prepare_stream(corpus, config: TextConfig, clean: CleanConfig, fmt: str,
             f"corpus '{corpus}' has {len(stream)} training tokens: too few for "
             f"{world * config.batch_size} stripes of {config.seq_len}-token windows; "
             "lower --batch-size or --seq-len")
-    val = (scoring_stream(val_stream, 1.0 if cached is not None else val_chars, config, world)
-           if len(val_stream) >= 2 else None)
+    val = scoring_stream(val_stream, val_chars, config, world) if len(val_stream) >= 2 else None
     return TextData(train, val, vocab, report, config)
 
 
 def _cached(corpus, config: TextConfig, clean: CleanConfig, fmt: str, vocab: Vocab | None,
-            val_fraction: float):
-    """The token cache's streams (``data.token_cache``) with a corpus report, for a plain
+            val_fraction: float) -> tuple[CachedStream, CorpusReport] | None:
+    """The token cache's streams (``data.token_cache``) and a corpus report, for a plain
     text read character by character as it is; None where the text must be read whole
     (word level, --t2s, poems joined into a stream)."""
     path = resolve_corpus(corpus)
@@ -190,8 +190,7 @@ def _cached(corpus, config: TextConfig, clean: CleanConfig, fmt: str, vocab: Voc
     if config.level != "char" or clean.t2s or fmt not in ("text", "lines"):
         return None
     cached = cached_stream(path, val_fraction, config.min_freq, vocab)
-    cached.report = CorpusReport(path=str(path), format=fmt, read=cached.lines, kept=cached.lines)
-    return cached
+    return cached, CorpusReport(path=str(path), format=fmt, read=cached.lines, kept=cached.lines)
 
 
 def scoring_stream(stream, chars_per_token: float, config: TextConfig,
@@ -243,9 +242,9 @@ def scoring_batches(corpus: str | Path, vocab: Vocab, config: TextConfig, clean:
         if given != "none":
             raise LstmkitError("a stream model reads no titles or poets")
         fraction = 0.0 if split == "all" else config.val_fraction
-        cached = _cached(corpus, config, clean, fmt, vocab, fraction)
-        if cached is not None:
-            report = cached.report
+        found = _cached(corpus, config, clean, fmt, vocab, fraction)
+        if found is not None:
+            cached, report = found
             stream = cached.val if split == "val" else cached.train
             chars_per_token = 1.0
         else:

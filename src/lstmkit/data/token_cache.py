@@ -3,10 +3,10 @@ batches from disk and its memory does not grow with the corpus.
 
 ``cached_stream`` reads a plain text file (``text`` / ``lines`` format, characters as
 tokens) in pieces of ``CHUNK_CHARS`` and never holds it whole: a first pass counts its
-characters, a second finds the validation cut exactly where ``corpus.split_text`` puts it
-and counts the training characters for the vocabulary (``Vocab.from_counts``, so the ids
-are those of ``Vocab.build``), a third writes the ids of the training and validation parts,
-uint16 when the vocabulary allows, uint32 otherwise. The files live in
+characters; a second reads the training part, finding the validation cut exactly where
+``corpus.split_text`` puts it and counting the training characters for the vocabulary
+(``Vocab.from_counts``, so the ids are those of ``Vocab.build``); a third writes the ids of
+the training and validation parts, uint16 when the vocabulary allows, uint32 otherwise. The files live in
 ``$LSTMKIT_CACHE/tokens/`` (default ``~/.cache/lstmkit/tokens/``), named by a hash of the
 file's path, size and modification time and of the settings; a JSON file written last
 marks a complete entry, so a killed run leaves no entry that looks whole. The folder can be
@@ -110,8 +110,8 @@ def _codes(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
-def _cut(path: Path, val_fraction: float) -> tuple[int, int, int]:
-    """``(characters, lines, cut)``: where ``split_text`` would cut the whole text."""
+def _measure(path: Path) -> tuple[int, int]:
+    """``(characters, lines)`` of the text; an empty (or blank) one is an error."""
     total = lines = 0
     blank = True
     for piece in _pieces(path):
@@ -120,33 +120,33 @@ def _cut(path: Path, val_fraction: float) -> tuple[int, int, int]:
         blank = blank and not piece.strip()
     if blank:
         raise CorpusError(f"corpus '{path}' is empty")
-    if val_fraction == 0:
-        return total, lines + 1, total
-    cut = int(total * (1.0 - val_fraction))
-    low = max(0, cut - _WINDOW)
+    return total, lines + 1
+
+
+def _split(path: Path, total: int, val_fraction: float, count: bool) -> tuple[int, Counter | None]:
+    """Where ``split_text`` cuts the text (after the last newline among the ``_WINDOW``
+    characters before the fraction's cut), and, with ``count``, the training part's
+    characters counted: one pass over the training part."""
+    cut = total if val_fraction == 0 else int(total * (1.0 - val_fraction))
+    low = cut if val_fraction == 0 else max(0, cut - _WINDOW)
+    counts = np.zeros(0x110000, dtype=np.int64) if count else None
     window, offset = [], 0
     for piece in _pieces(path):
-        end = offset + len(piece)
-        if end > low and offset < cut:
+        if offset >= cut:
+            break
+        if counts is not None and offset < low:
+            counts += np.bincount(_codes(piece[:low - offset]), minlength=0x110000)
+        if offset + len(piece) > low:
             window.append(piece[max(0, low - offset):cut - offset])
-        offset = end
-        if offset >= cut:
-            break
-    newline = "".join(window).rfind("\n")
-    return total, lines + 1, (low + newline + 1) if newline >= 0 else cut
-
-
-def _count(path: Path, cut: int) -> Counter:
-    """Characters of the first ``cut`` characters, counted."""
-    counts = np.zeros(0x110000, dtype=np.int64)
-    offset = 0
-    for piece in _pieces(path):
-        if offset >= cut:
-            break
-        part = piece[:cut - offset]
-        counts += np.bincount(_codes(part), minlength=0x110000)
         offset += len(piece)
-    return Counter({chr(c): int(counts[c]) for c in np.flatnonzero(counts)})
+    text = "".join(window)
+    newline = text.rfind("\n")
+    if newline >= 0:
+        text = text[:newline + 1]
+    if counts is not None:
+        counts += np.bincount(_codes(text), minlength=0x110000)
+    found = None if counts is None else Counter({chr(c): int(counts[c]) for c in np.flatnonzero(counts)})
+    return low + len(text), found
 
 
 def _write(path: Path, cut: int, vocab: Vocab, train_file: Path, val_file: Path, dtype) -> None:
@@ -210,9 +210,10 @@ def cached_stream(path: str | Path, val_fraction: float, min_freq: int = 1,
     if (found := _open(meta_file, vocab)) is not None:
         log.info("read the tokens of '%s' from the cache %s", path, meta_file)
         return found
-    total, lines, cut = _cut(path, val_fraction)
+    total, lines = _measure(path)
+    cut, counts = _split(path, total, val_fraction, count=vocab is None)
     if vocab is None:
-        vocab = Vocab.from_counts(_count(path, cut), min_freq=min_freq)
+        vocab = Vocab.from_counts(counts, min_freq=min_freq)
     dtype = np.uint16 if len(vocab) <= 2**16 else np.uint32
     try:
         folder.mkdir(parents=True, exist_ok=True)
