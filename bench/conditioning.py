@@ -58,24 +58,22 @@ def collocates(bodies: list[str], keyword: str) -> list[str]:
     return sorted(scores, key=lambda c: (-scores[c], c))[:COLLOCATES]
 
 
-GUIDANCE = 1.0  # --guidance
-
-
-def write(generator, n: int, seed: int, form: str | None, title: str = "", poet: str = "") -> list[str]:
+def write(generator, n: int, seed: int, form: str | None, guidance: float, title: str = "",
+          poet: str = "") -> list[str]:
     request = PoemRequest.make(form, title=title, poet=poet)
-    config = SampleConfig(seed=seed, max_len=200, guidance=GUIDANCE)
+    config = SampleConfig(seed=seed, max_len=200, guidance=guidance)
     return [s.text for s in write_poems(generator, request, n, config)]
 
 
-def theme_study(generator, bodies: list[str], n: int) -> dict:
-    plain = write(generator, n, 1, "七绝")
+def theme_study(generator, bodies: list[str], n: int, guidance: float) -> dict:
+    plain = write(generator, n, 1, "七绝", guidance)
     rows = []
     for theme in THEMES:
         words = split_keywords(theme)
         title, how = theme_title(words, generator.vocab)
         chars = {c for w in words for c in w}
         near = chars | {c for w in words for c in collocates(bodies, w)}
-        poems = write(generator, n, 2, "七绝", title=title)
+        poems = write(generator, n, 2, "七绝", guidance, title=title)
 
         def share(texts, wanted):
             return sum(any(c in t for c in wanted) for t in texts) / len(texts)
@@ -88,7 +86,7 @@ def theme_study(generator, bodies: list[str], n: int) -> dict:
     return {"themes": rows, "n": n}
 
 
-def poet_study(generator, train, val, n: int, top: int) -> dict:
+def poet_study(generator, train, val, n: int, top: int, guidance: float) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
@@ -102,12 +100,12 @@ def poet_study(generator, train, val, n: int, top: int) -> dict:
     accuracy = sum(g == a for g, (_, a) in zip(guess, te)) / len(te)
     print(f"classifier: {len(poets)} poets, {len(tr)} training poems, top-1 {accuracy:.3f} "
           f"on {len(te)} held-out poems", flush=True)
-    plain = write(generator, n, 5, None)
+    plain = write(generator, n, 5, None, guidance)
     plain_guess = list(clf.predict(vec.transform(plain)))
     rows = []
     for poet in poets[:top]:
         real = [g for g, (_, a) in zip(guess, te) if a == poet]
-        poems = write(generator, n, 6, None, poet=poet)
+        poems = write(generator, n, 6, None, guidance, poet=poet)
         written = list(clf.predict(vec.transform(poems)))
         rows.append({"poet": poet, "conditioned": written.count(poet) / n,
                      "unconditioned": plain_guess.count(poet) / n,
@@ -129,8 +127,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--guidance", type=float, default=1.0, help="how hard titles and poets steer")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    global GUIDANCE
-    GUIDANCE = args.guidance
     if args.threads:
         torch.set_num_threads(args.threads)
     loaded = load_for_writing(args.model)
@@ -141,8 +137,8 @@ def main(argv=None) -> dict:
     train, val = split_poems(poems, loaded.text_config.val_fraction)
     started = time.perf_counter()
     result = {"model": args.model, "corpus": args.corpus, "guidance": args.guidance,
-              **theme_study(generator, [p.text for p in train], args.n),
-              **poet_study(generator, train, val, args.n, args.poets)}
+              **theme_study(generator, [p.text for p in train], args.n, args.guidance),
+              **poet_study(generator, train, val, args.n, args.poets, args.guidance)}
     result["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
