@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import random
@@ -276,26 +275,12 @@ def measure_wordlm(settings: Settings, data: BenchData, vocab: Vocab, device: to
         return torch.tensor(ids, dtype=torch.long)
 
     train, val = w.stripes(stream(data.train), WORDLM_BATCH), stream(data.val)
-    lr, best, tokens, steps = WORDLM_LR, float("inf"), 0, 0
-    started = time.perf_counter()
-    deadline = started + settings.seconds
-    while True:
-        finished, trained = w.run_epoch(model, train, WORDLM_BPTT, lr, WORDLM_CLIP, deadline, device)
-        tokens += trained
-        steps += -(-trained // (WORDLM_BATCH * WORDLM_BPTT))
-        if not finished:
-            break
-        nll, count = w.stream_nll(model, val, WORDLM_BPTT, device)
-        if nll / count >= best:
-            lr /= 4
-        best = min(best, nll / count)
-    sync(device)
-    seconds = time.perf_counter() - started
-    nll, count = w.stream_nll(model, val, WORDLM_BPTT, device)
+    run = w.fit(model, train, val, settings.seconds, device, WORDLM_LR, WORDLM_BPTT, WORDLM_CLIP)
     per_poem = median_seconds(lambda seed: wordlm_poem(model, vocab, settings.gen_len, seed, device),
                               settings.gen_poems)
-    return {"parameters": sum(p.numel() for p in model.parameters()), "steps": steps,
-            "padding": 0.0, "tokens_per_s": tokens / seconds, "val_ppl": math.exp(nll / count),
+    return {"parameters": sum(p.numel() for p in model.parameters()), "steps": run["steps"],
+            "padding": 0.0, "tokens_per_s": run["tokens"] / run["seconds"],
+            "val_ppl": run["epochs"][-1]["val_ppl"],  # the model as the budget left it
             "ms_per_poem": 1000 * per_poem, "poems_per_s": 1 / per_poem,
             "batched_generation": False}
 

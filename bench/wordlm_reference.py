@@ -119,6 +119,39 @@ def stream_nll(model, stream: torch.Tensor, bptt: int, device) -> tuple[float, i
     return nll, count
 
 
+def fit(model, train, val, seconds: float, device, lr: float = 20.0, bptt: int = 35,
+        clip: float = 0.25, report=None) -> dict:
+    """The recipe's loop: epochs over ``train`` (T, B) until ``seconds`` are spent (the last
+    cut short), the held-out loss on the ``val`` stream after each, the learning rate ÷ 4
+    after an epoch no better than the best. Returns the log rows (each also passed to
+    ``report``), tokens and steps trained, the training seconds (to the end of the last
+    epoch, the evaluations between epochs included) and the best model's state."""
+    best, best_state, epochs, rows, tokens, steps = math.inf, None, 0, [], 0, 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while True:
+        finished, trained = run_epoch(model, train, bptt, lr, clip, deadline, device)
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - started
+        tokens += trained
+        steps += -(-trained // (train.shape[1] * bptt))
+        epochs += finished
+        nll, count = stream_nll(model, val, bptt, device)
+        loss = nll / count
+        rows.append({"epoch": epochs + (0 if finished else 1), "complete": finished,
+                     "seconds": round(elapsed, 1), "val_ppl": math.exp(loss), "lr": lr})
+        if report is not None:
+            report(rows[-1])
+        if loss < best:
+            best, best_state = loss, {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            lr /= 4
+        if not finished:
+            return {"epochs": rows, "tokens": tokens, "steps": steps, "seconds": elapsed,
+                    "best_state": best_state}
+
+
 def train_reference(train_texts, val_texts, args, device) -> tuple[WordLM, dict, dict]:
     chars = sorted({c for t in train_texts + val_texts for c in t})
     index = {c: i for i, c in enumerate([*chars, EOS])}
@@ -126,26 +159,10 @@ def train_reference(train_texts, val_texts, args, device) -> tuple[WordLM, dict,
     model = WordLM(len(index)).to(device)
     train = stripes(stream_of(train_texts, index), args.batch_size)
     val = stream_of(val_texts, index, lead=True)
-    lr, best, best_state, epochs, log = args.lr, math.inf, None, 0, []
-    started = time.perf_counter()
-    deadline = started + args.seconds
-    while True:
-        finished, _ = run_epoch(model, train, args.bptt, lr, args.clip, deadline, device)
-        epochs += finished
-        nll, count = stream_nll(model, val, args.bptt, device)
-        loss = nll / count
-        log.append({"epoch": epochs + (0 if finished else 1), "complete": finished,
-                    "seconds": round(time.perf_counter() - started, 1), "val_ppl": math.exp(loss),
-                    "lr": lr})
-        print(json.dumps(log[-1]), flush=True)
-        if loss < best:
-            best, best_state = loss, {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            lr /= 4
-        if not finished:
-            break
-    model.load_state_dict(best_state)
-    return model, index, {"epochs": log, "train_tokens": train.numel(), "vocab": len(index)}
+    run = fit(model, train, val, args.seconds, device, args.lr, args.bptt, args.clip,
+              report=lambda row: print(json.dumps(row), flush=True))
+    model.load_state_dict(run["best_state"])
+    return model, index, {"epochs": run["epochs"], "train_tokens": train.numel(), "vocab": len(index)}
 
 
 def score_lstmkit(folder: str, texts: list[str], poems, given: str, device) -> tuple[float, int]:
