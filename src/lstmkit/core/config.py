@@ -63,8 +63,7 @@ class LoopConfig:
     @classmethod
     def from_dict(cls, values: dict) -> LoopConfig:
         """The known fields of ``values`` (other keys are ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**known_fields(cls, values))
 
     @classmethod
     def from_checkpoint(cls, meta: dict) -> LoopConfig:
@@ -93,3 +92,10 @@ def sort_settings(values: dict, groups: dict[str, Iterable[str]]) -> dict[str, d
 def field_names(config: type) -> set[str]:
     """The field names of a dataclass."""
     return {f.name for f in fields(config)}
+
+
+def known_fields(config: type, values: dict) -> dict:
+    """The entries of ``values`` that name fields of the dataclass ``config`` (settings read
+    back from a checkpoint or file may hold others, from newer or older versions)."""
+    names = field_names(config)
+    return {k: v for k, v in values.items() if k in names}

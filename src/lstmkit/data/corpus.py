@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..core.config import known_fields
 from ..errors import CorpusError
 from .encoding import not_utf8_at
 
@@ -86,8 +87,7 @@ class CleanConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> CleanConfig:
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return cls(**known_fields(cls, values))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,11 +12,12 @@ carry their lengths, so the model packs the padding away.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 
+from ..core.config import known_fields
 from ..errors import LstmkitError
 from .batching import ArrayBatches, EpochBatches
 from .sequence_files import RawSequences
@@ -60,8 +61,7 @@ class SequencesConfig:
     @classmethod
     def from_dict(cls, values: dict) -> SequencesConfig:
         """The known fields of ``values`` (other keys are ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**known_fields(cls, values))
 
 
 # --- splitting ----------------------------------------------------------------------------

@@ -4,8 +4,9 @@ settings can be read and checked on their own (the CLI's options, a model's conf
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
+from ..core.config import known_fields
 from ..errors import LstmkitError
 from .series_csv import DEMOS, FILLS
 
@@ -89,7 +90,6 @@ class SeriesConfig:
     @classmethod
     def from_dict(cls, values: dict) -> SeriesConfig:
         """The known fields of ``values`` (other keys are ignored)."""
-        names = {f.name for f in fields(cls)}
-        known = {k: v for k, v in values.items() if k in names}
+        known = known_fields(cls, values)
         known["covariates"] = tuple(known.get("covariates") or ())
         return cls(**known)

@@ -8,11 +8,12 @@ text in windows with the state carried (``StreamBatches``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
+from ..core.config import known_fields
 from ..errors import LstmkitError
 from .batching import PoemBatches, StreamBatches, count_id, encode_poems
 from .condition import clean_title, extend_vocab, top_poets
@@ -82,8 +83,7 @@ class TextConfig:
     @classmethod
     def from_dict(cls, values: dict) -> TextConfig:
         """The known fields of ``values`` (other keys are ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        return cls(**known_fields(cls, values))
 
     @classmethod
     def from_checkpoint(cls, meta: dict) -> TextConfig:

@@ -9,7 +9,7 @@ comparison with the naive baselines.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..core.config import known_fields
 from ..data.series import (
     Scaling,
     SeriesConfig,
@@ -79,8 +80,7 @@ class ForecastConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> ForecastConfig:
-        names = {f.name for f in fields(cls)}
-        known = {k: v for k, v in values.items() if k in names}
+        known = known_fields(cls, values)
         known["quantiles"] = tuple(known.get("quantiles") or ())
         return cls(**known)
 
