@@ -141,3 +141,19 @@ def test_weights_with_nan_are_refused(saved):
     save_file(tensors, str(folder / "model.safetensors"))
     with pytest.raises(CheckpointError, match=r"NaN or infinite weights in embedding\.weight"):
         load_model(folder)
+
+
+def test_weights_are_as_readable_as_the_config(tmp_path):
+    """safetensors creates its files for their owner alone; a saved folder's weights get the
+    mode the umask gives its JSON, so another account can read a shared or served model."""
+    import os
+
+    vocab = Vocab.build(["床前明月光"])
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), embedding_size=8, hidden_size=8))
+    previous = os.umask(0o022)
+    try:
+        save_model(tmp_path / "m", model, vocab, {})
+    finally:
+        os.umask(previous)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "m").iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"] == 0o644, modes

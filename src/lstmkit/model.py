@@ -128,15 +128,16 @@ class LanguageModel(nn.Module):
             hs.append(x)
             cs.append(c_new)
         if self.project is not None:
-            x = self.project(x)
+            x = int8_linear(x, packed[-2]) if packed else self.project(x)
         logits = int8_linear(x, packed[-1]) if packed else self.head(x)
         return logits, (torch.stack(hs), torch.stack(cs))
 
     def quantize_for_writing(self) -> None:
-        """Write with int8 matmuls (``int8_supported``): each LSTM layer's fused gates and
-        the head, weights quantized per output row, activations per call (dynamic
-        quantization, fbgemm). About 3 times faster than fp32 for a batch of 256 rows on an
-        AVX-512 CPU; BENCHMARKS.md has the perplexity it costs. fp32 weights only."""
+        """Write with int8 matmuls (``int8_supported``): each LSTM layer's fused gates, the
+        projection before a tied head (when the hidden size differs) and the head, weights
+        quantized per output row, activations per call (dynamic quantization, fbgemm).
+        About 3 times faster than fp32 for a batch of 256 rows on an AVX-512 CPU;
+        BENCHMARKS.md has the perplexity it costs. fp32 weights only."""
         if self.config.cell != "lstm" or not int8_supported():
             raise LstmkitError("int8 writing needs an LSTM on an x86 CPU with fbgemm")
         if next(self.parameters()).dtype != torch.float32:
@@ -149,12 +150,14 @@ class LanguageModel(nn.Module):
 
     def _int8_weights(self, fused: list[tuple[torch.Tensor, torch.Tensor]]) -> list:
         """Per layer the packed ``fused`` gate weights (``_fused_lstm``'s), then the packed
-        head; cached like them."""
-        head = self.head
-        key = (self._fused_key, head.weight.data_ptr(), head.weight._version, head.bias._version)
+        projection (None without one), then the packed head; cached like them."""
+        head, project = self.head, self.project
+        key = (self._fused_key, head.weight.data_ptr(), head.weight._version, head.bias._version,
+               None if project is None else (project.weight.data_ptr(), project.weight._version))
         if getattr(self, "_int8_key", None) != key:
             self._int8 = [int8_pack(weight.t(), bias) for weight, bias in fused]
-            self._int8.append(int8_pack(self.head.weight, self.head.bias))
+            self._int8.append(None if project is None else int8_pack(project.weight, None))
+            self._int8.append(int8_pack(head.weight, head.bias))
             self._int8_key = key
         return self._int8
 

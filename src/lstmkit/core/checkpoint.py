@@ -14,6 +14,7 @@ written before there were other tasks, are language models.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -76,6 +77,12 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, task: str, meta:
             (tmp / TRAINER_JSON).write_text(json.dumps(state, indent=2), "utf-8")
             save_file({k: v.contiguous().cpu() for k, v in tensors.items()},
                       str(tmp / TRAINER_TENSORS))
+        # safetensors writes its files readable by their owner alone; give them the mode
+        # the user's umask gave config.json, so a shared or served model folder reads alike.
+        mode = (tmp / CONFIG).stat().st_mode & 0o777
+        for name in (WEIGHTS, TRAINER_TENSORS):
+            if (tmp / name).exists():
+                os.chmod(tmp / name, mode)
 
 
 def read_config(folder: str | Path, needs: tuple[str, ...] = ()) -> dict:
