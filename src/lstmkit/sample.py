@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from .core.device import native_cpu_bf16
 from .data.condition import MAX_TITLE, Conditioning, title_chars
 from .data.segment import join_function, tokenize
 from .data.vocab import Vocab
@@ -85,16 +86,6 @@ def prepare_for_writing(model: LanguageModel, precision: str) -> str:
     if chosen == "int8":
         model.quantize_for_writing()
     return chosen
-
-
-def native_cpu_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (AVX-512 BF16 or AMX), by torch's own CPU
-    probe; False where torch cannot say."""
-    try:
-        found = torch._C._cpu._get_cpu_capability()
-    except (AttributeError, RuntimeError):
-        return False
-    return bool(found.get("avx512_bf16") or found.get("amx_bf16"))
 
 
 def draw(probs: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import torch
 
 from ..errors import LstmkitError
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -28,8 +31,22 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def native_cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX-512 BF16 or AMX), by torch's own CPU
+    probe; False where torch cannot say."""
+    try:
+        found = torch._C._cpu._get_cpu_capability()
+    except (AttributeError, RuntimeError):
+        return False
+    return bool(found.get("avx512_bf16") or found.get("amx_bf16"))
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device``; None means plain fp32."""
+    """The autocast dtype for ``precision`` on ``device``; None means plain fp32. bf16 asked
+    for on a CPU that only emulates it is kept (it is what was asked), with a warning."""
+    if precision == "bf16" and device.type == "cpu" and not native_cpu_bf16():
+        log.warning("this CPU has no native bf16 (AVX-512 BF16 or AMX): bf16 autocast is "
+                    "emulated and trains many times slower than fp32 (--precision auto)")
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
         return torch.bfloat16
     return None
