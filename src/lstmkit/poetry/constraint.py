@@ -32,7 +32,9 @@ from .ci_rhyme import CiRhymeMasks
 from .forms import TONE_MODES, TonePattern, VerseForm, tone_patterns
 from .maskbank import MaskBank
 from .prosody import PING, ZE, Prosody, default_prosody
-from .rules import BiasBatch, Rule
+from .rules import BiasBatch, Entries, Rule
+
+BATCH_ROWS = 32  # rows from which rules with batch_bias score the whole batch at once
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class FormConstraint:
             raise LstmkitError(f"tones must be one of {', '.join(TONE_MODES)} (got '{tones}')")
         self.vocab, self.form, self.tones = vocab, form, tones
         self.rules = tuple(rules)
+        # Rules that score a whole batch at once (``batch_bias``), and those asked row by row.
+        self.batch_rules = tuple(r for r in self.rules if hasattr(r, "batch_bias"))
+        self.row_rules = tuple(r for r in self.rules if not hasattr(r, "batch_bias"))
         self.prosody = prosody or default_prosody()
         self.patterns: list[TonePattern] = tone_patterns(form)
         self.ci = None if form.regulated else CiRhymeMasks(vocab, form, rhyme)
@@ -323,38 +328,62 @@ class FormConstraint:
                                  rhymes=set(self.opening.rhymes),
                                  sets={k: set(v) for k, v in self.opening.sets.items()}) for _ in generated]
         numbers, banned_rows, banned_cols, batch = [], [], [], BiasBatch()
+        bans_of, biases_of, speaking = [], [], []
+        # Batched rules pay a fixed cost per step: for a few rows, asking row by row is cheaper.
+        batched = self.batch_rules if len(self.rows) >= BATCH_ROWS else ()
+        row_rules = self.row_rules if batched else self.rules
         for i, (row, ids) in enumerate(zip(self.rows, generated)):
             for token_id in ids[row.consumed:]:
                 self._advance(row, self.vocab.tokens[token_id])
             row.consumed = len(ids)
             number, bans = self._choice(row)
-            biases = self._biases(row)
+            speaks = self._speaks(row)
+            found = (rule.bias(row.lines, row.text, self.form.lengths[row.line])
+                     for rule in row_rules) if speaks else ()
+            biases = [bias for bias in found if bias is not None]
             for bias in biases:
                 bans |= batch.bans(bias)
-            allowed = self.bank.members(number)
-            if len(allowed) <= len(bans) and allowed <= bans:  # a dead end
-                row.dead = True
-                (number, bans), biases = self._choice(row), []
+            if speaks and batched:
+                speaking.append(i)
             numbers.append(number)
+            bans_of.append(bans)
+            biases_of.append(biases)
+        entries = self._batched(speaking) if speaking else None
+        for i, row in enumerate(self.rows):
+            number, bans = numbers[i], bans_of[i]
+            allowed = self.bank.members(number)
+            if (len(allowed) <= len(bans) + (entries.ban_counts[i] if entries else 0)
+                    and allowed <= (bans | entries.bans(i) if entries else bans)):  # a dead end
+                row.dead = True
+                (number, bans), biases_of[i] = self._choice(row), []
+                numbers[i] = number
             banned_rows += [i] * len(bans)
             banned_cols += bans
-            for bias in biases:
+            for bias in biases_of[i]:
                 batch.add(i, bias)
         mask = self.bank.gather(numbers)  # (N, V): 0 allowed, -inf not
         if banned_rows:
             mask[banned_rows, banned_cols] = float("-inf")
+        if entries:
+            entries.apply(mask, batch, [not row.dead for row in self.rows])
         return batch.apply(logits, base=mask)
 
-    def _biases(self, row: _Row) -> list:
-        """The rules' biases (``rules.Bias``) for ``row``'s next character: none when no
-        rule speaks, or the next token is a mark, a fixed character, a repeat or ``<eos>``."""
+    def _speaks(self, row: _Row) -> bool:
+        """Whether the rules speak of ``row``'s next character: not when the next token is
+        a mark, a fixed character, a repeat or ``<eos>``."""
         form = self.form
-        if (not self.rules or row.dead or row.line == form.lines
-                or row.pos == form.lengths[row.line] or (row.line, row.pos) in self.fixed
-                or self._forced(row) is not None):
-            return []
-        found = (rule.bias(row.lines, row.text, form.lengths[row.line]) for rule in self.rules)
-        return [bias for bias in found if bias is not None]
+        return not (not self.rules or row.dead or row.line == form.lines
+                    or row.pos == form.lengths[row.line] or (row.line, row.pos) in self.fixed
+                    or self._forced(row) is not None)
+
+    def _batched(self, speaking: list[int]) -> Entries:
+        """What the batched rules give the rows ``speaking`` (at least one rule)."""
+        states = [(self.rows[i].lines, self.rows[i].text, self.form.lengths[self.rows[i].line])
+                  for i in speaking]
+        parts = [rule.batch_bias(states) for rule in self.batch_rules]
+        index = torch.tensor(speaking, dtype=torch.long)
+        rows, tokens, values = (torch.cat(column) for column in zip(*parts))
+        return Entries(index[rows], tokens, values, size=len(self.rows))
 
     def complete(self, index: int) -> bool:
         row = self.rows[index]

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import torch
+
 from ..data.corpus import HAN
 from ..data.vocab import Vocab
 from .forms import VerseForm
@@ -175,3 +177,64 @@ class RepetitionRule:
             # A reduplication real poems use here is one word, not a repeat: no cost.
             costs[index[prev]] = 0.0 if allowed else float("-inf")
         return costs
+
+    def batch_bias(self, states: list[tuple[list[str], str, int]]
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``bias`` for many rows of a form at once: ``states`` holds each row's finished
+        lines, current line and that line's length. Returns (row, token id,
+        value) of every entry the rows' dicts from ``bias`` would hold: -inf bans, the
+        rest float64 costs, the same numbers. In Python only the per-row reading of the
+        poem; the counting is a few tensor operations for the whole batch."""
+        if self.form is None:
+            raise ValueError("batch_bias needs the form, to plan the poem's length")
+        index, kind = self.vocab.index, self.kind
+        groups: dict[tuple[int, int], list[int]] = {}
+        ids, prev, allowed = [], [], []
+        for row, (lines, text, length) in enumerate(states):
+            groups.setdefault((len(lines), len(text)), []).append(row)
+            ids.append([index[c] for c in "".join(lines) + text])
+            last = text[-1] if text else None
+            prev.append(index[last] if last else -1)
+            allowed.append(last is not None and not (len(text) >= 2 and text[-2] == last)
+                           and self.table.may_double(kind, length, len(text), last))
+        found = [self._group_bias(here, rows, ids, prev, allowed) for here, rows in groups.items()]
+        if not found:
+            empty = torch.zeros(0, dtype=torch.long)
+            return empty, empty, torch.zeros(0, dtype=torch.float64)
+        rows, tokens, values = zip(*found)
+        return torch.cat(rows), torch.cat(tokens), torch.cat(values)
+
+    def _group_bias(self, here: tuple[int, int], rows: list[int], ids: list[list[int]],
+                    prev: list[int], allowed: list[bool]):
+        """``batch_bias`` for the rows at one place of the poem (so with the same fixed
+        characters still to come)."""
+        written = max(len(ids[r]) for r in rows)
+        table = torch.tensor([ids[r] + [-1] * (written - len(ids[r])) for r in rows],
+                             dtype=torch.long).reshape(len(rows), written)
+        index = self.vocab.index
+        coming = [index[c] for where, c in self.fixed.items() if where > here]
+        chars = torch.cat([table, torch.tensor(coming, dtype=torch.long).expand(len(rows), -1)], 1)
+        valid = chars >= 0
+        same = (chars[:, :, None] == chars[:, None, :]) & valid[:, None, :] & valid[:, :, None]
+        uses = same.sum(-1)  # (R, C): uses of each place's character, still-to-come included
+        earlier = same & torch.ones(chars.shape[1], chars.shape[1], dtype=torch.bool).tril(-1)
+        first = valid & ~earlier.any(-1)  # one entry per distinct character
+        repeats = (valid[:, :written].sum(1) - first[:, :written].sum(1)).tolist()
+        surprise = self._surprise()
+        cost = torch.tensor([self.penalty * surprise[k + 1] for k in repeats], dtype=torch.float64)
+        values = torch.where(uses >= self.max_uses, float("-inf"), -cost[:, None] * uses.double())
+        before = torch.tensor([prev[r] for r in rows], dtype=torch.long)
+        is_prev = (chars == before[:, None]) & (before[:, None] >= 0)
+        prev_uses = (is_prev & valid).sum(1)
+        free = torch.tensor([allowed[r] for r in rows]) & (prev_uses < self.max_uses)
+        # A reduplication real poems use here is one word, not a repeat: no cost.
+        values = torch.where(is_prev, torch.where(free, 0.0, float("-inf"))[:, None].double(), values)
+        where = first.nonzero()
+        return (torch.tensor(rows, dtype=torch.long)[where[:, 0]], chars[first], values[first])
+
+    def _surprise(self) -> list[float]:
+        """``repeat_surprise(k, ...)`` for every k a poem of the form can reach."""
+        if getattr(self, "_surprises", None) is None:
+            planned = sum(self.form.lengths)
+            self._surprises = [repeat_surprise(k, self.share * planned) for k in range(planned + 2)]
+        return self._surprises

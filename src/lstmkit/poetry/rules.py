@@ -41,6 +41,7 @@ class BiasBatch:
         self._values: list[float] = []
         self._dense_rows: list[int] = []
         self._dense: list[torch.Tensor] = []
+        self._entries: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     @staticmethod
     def bans(bias: Bias) -> set[int]:
@@ -62,18 +63,48 @@ class BiasBatch:
             self._cols += tokens
             self._values += values
 
+    def add_entries(self, rows: torch.Tensor, tokens: torch.Tensor, values: torch.Tensor) -> None:
+        """Add finite ``values`` at (``rows``, ``tokens``), as tensors: what a batched
+        rule (``batch_bias``) gives, after the batch's bans are taken out."""
+        if len(values):
+            self._entries.append((rows, tokens, values))
+
     def apply(self, logits: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
         """``logits`` (N, V) plus every bias added (and plus ``base``, (N, V) float32 on the
         CPU, which this adds the biases into)."""
-        if not self._values and not self._dense and base is None:
+        if not self._values and not self._dense and not self._entries and base is None:
             return logits
         total = torch.zeros(logits.shape, dtype=torch.float32) if base is None else base
         if self._dense:
             total.index_add_(0, torch.tensor(self._dense_rows), torch.stack(self._dense).float())
-        if self._values:
-            total.index_put_((torch.tensor(self._rows), torch.tensor(self._cols)),
-                             torch.tensor(self._values, dtype=torch.float32), accumulate=True)
+        if self._values or self._entries:
+            rows, cols, values = zip((torch.tensor(self._rows, dtype=torch.long),
+                                      torch.tensor(self._cols, dtype=torch.long),
+                                      torch.tensor(self._values, dtype=torch.float32)),
+                                     *((r, c, v.float()) for r, c, v in self._entries))
+            total.index_put_((torch.cat(rows), torch.cat(cols)), torch.cat(values), accumulate=True)
         return logits + total.to(logits.device, logits.dtype)
+
+
+class Entries:
+    """What batched rules (``batch_bias``) give a step's rows: (row, token id, value)
+    entries, -inf for a ban, the rest added to the logits."""
+
+    def __init__(self, rows: torch.Tensor, tokens: torch.Tensor, values: torch.Tensor, size: int):
+        self.rows, self.tokens, self.values = rows, tokens, values
+        self.banned = values == NEG_INF
+        self.ban_counts = torch.bincount(rows[self.banned], minlength=size).tolist()  # per row
+
+    def bans(self, row: int) -> set[int]:
+        """The token ids banned for ``row``."""
+        return set(self.tokens[self.banned & (self.rows == row)].tolist())
+
+    def apply(self, mask: torch.Tensor, batch: BiasBatch, live: list[bool]) -> None:
+        """The rows in ``live``'s entries: bans into ``mask`` (N, V), costs into ``batch``."""
+        keep = torch.tensor(live)[self.rows]
+        ban, cost = keep & self.banned, keep & ~self.banned
+        mask[self.rows[ban], self.tokens[ban]] = NEG_INF
+        batch.add_entries(self.rows[cost], self.tokens[cost], self.values[cost])
 
 
 class RulesHook:
