@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import LstmkitError
 from .poetry.check import CheckResult, check_poem
 from .sample import SampleConfig
 
@@ -100,13 +99,9 @@ def write(start: str = "", n: int = 1, *, model=None, max_len: int = SampleConfi
 
 def _title(generator, title: str, theme: str | None) -> str:
     """``title``, or the one ``theme``'s keywords find."""
-    if theme is None:
-        return title
-    if title:
-        raise LstmkitError("give a title or a theme, not both")
-    from .poetry.theme import theme_title
+    from .poetry.theme import title_or_theme
 
-    return theme_title(theme, generator.vocab)[0]
+    return title_or_theme(title, theme, generator.vocab)[0]
 
 
 def train(corpus: str | Path, out: str | Path, *, resume: bool = False, fmt: str = "auto",

@@ -2,7 +2,7 @@ import pytest
 
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
-from lstmkit.poetry.theme import split_keywords, theme_title, title_table
+from lstmkit.poetry.theme import split_keywords, theme_title, title_or_theme, title_table
 
 
 def vocab_of(chars: str) -> Vocab:
@@ -44,3 +44,11 @@ def test_bad_themes_are_named(theme, message):
     vocab = vocab_of("月秋送别一二三四五六七八春风得意马蹄疾日看尽长安花明")
     with pytest.raises(LstmkitError, match=message):
         theme_title(theme, vocab)
+
+
+def test_a_title_or_a_theme_but_not_both():
+    vocab = vocab_of("中秋月送别春")
+    assert title_or_theme("春", None, vocab) == ("春", None)
+    assert title_or_theme("", "月 秋", vocab) == theme_title("月 秋", vocab)
+    with pytest.raises(LstmkitError, match="give --title or --theme, not both"):
+        title_or_theme("春", "月", vocab, names=("--title", "--theme"))

@@ -38,11 +38,10 @@ def _about(generator, title: str, theme: str | None, more_theme: tuple[str, ...]
         raise LstmkitError(f"unexpected argument(s): {printable(' '.join(more_theme))}")
     if theme is None:
         return title
-    if title:
-        raise LstmkitError("give --title or --theme, not both")
-    from ..poetry.theme import theme_title
+    from ..poetry.theme import title_or_theme
 
-    title, how = theme_title([theme, *more_theme], generator.vocab)
+    title, how = title_or_theme(title, [theme, *more_theme], generator.vocab,
+                                names=("--title", "--theme"))
     generator.conditioning.prefix(generator.title_tokens(title), poet or None)  # checked before writing
     click.echo(f"theme -> title {title} ({how})", err=True)
     return title

@@ -73,3 +73,15 @@ def theme_title(theme: str | Sequence[str], vocab: Vocab) -> tuple[str, str]:
     title = ("".join(lacking) + best)[:MAX_TITLE]
     found = f"the Tang title {best} ({best_key[2]} poem{'s' if best_key[2] > 1 else ''})"
     return title, found + (f", opened by {'、'.join(lacking)}" if lacking else "")
+
+
+def title_or_theme(title: str, theme: str | Sequence[str] | None, vocab: Vocab,
+                   names: tuple[str, str] = ("a title", "a theme")) -> tuple[str, str | None]:
+    """The title to write to and how it was found: ``title`` itself (how: None), or the
+    real title ``theme``'s keywords find (``theme_title``). Both at once is an error that
+    names them as ``names`` (a front-end's words: its options or fields)."""
+    if theme is None:
+        return title, None
+    if title:
+        raise LstmkitError(f"give {names[0]} or {names[1]}, not both")
+    return theme_title(theme, vocab)

@@ -29,7 +29,7 @@ from ..poetry.check import check_poem, format_report
 from ..poetry.forms import FORMS, tunes
 from ..poetry.request import PoemRequest, poem_generator, write_poems
 from ..poetry.stream import Reader, stream_poem, stream_poems
-from ..poetry.theme import theme_title
+from ..poetry.theme import title_or_theme
 from ..sample import Generator, SampleConfig
 from ..script import to_script, to_simplified
 from .batching import Batcher, deal
@@ -259,10 +259,8 @@ def _about(body, generator: Generator) -> dict[str, str]:
     """The title (or the theme's title) and poet of a request, checked against the model."""
     title, poet = to_simplified(body.title) or "", body.poet or ""
     if body.theme is not None:
-        if title:
-            raise FieldError("theme", "give a title or a theme, not both")
         try:
-            title, _ = theme_title(to_simplified(body.theme), generator.vocab)
+            title, _ = title_or_theme(title, to_simplified(body.theme), generator.vocab)
         except LstmkitError as exc:
             raise FieldError("theme", str(exc)) from exc
     try:
