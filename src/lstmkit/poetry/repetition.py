@@ -150,6 +150,15 @@ class RepetitionRule:
         self.kind = kind_of(form)
         self.max_uses = self.table.max_uses(form)
         self.share = self.table.repeat_share(form)
+        # With a form the poem's length is planned: repeat_surprise(k, ...) for every k it can reach.
+        planned = sum(form.lengths) if form is not None else 0
+        self.surprises = [repeat_surprise(k, self.share * planned) for k in range(planned + 2)]
+
+    def may_double_last(self, text: str, length: int | None) -> bool:
+        """Whether the line so far, ``text``, may write its last character again next: a
+        reduplication real lines of ``length`` use there, and not a third copy in a row."""
+        return (bool(text) and not (len(text) >= 2 and text[-2] == text[-1])
+                and self.table.may_double(self.kind, length, len(text), text[-1]))
 
     def bias(self, lines: list[str], text: str, length: int | None) -> dict[int, float] | None:
         """For the next character of the line ``text`` (``length`` characters in all, when
@@ -168,12 +177,9 @@ class RepetitionRule:
         index = self.vocab.index
         costs = {index[char]: float("-inf") if uses >= self.max_uses else -cost * uses
                  for char, uses in counts.items() if char in index}
-        pos = len(text)
         if text and text[-1] in index:
             prev = text[-1]
-            doubled_before = pos >= 2 and text[-2] == prev
-            allowed = (not doubled_before and counts[prev] < self.max_uses
-                       and self.table.may_double(self.kind, length, pos, prev))
+            allowed = counts[prev] < self.max_uses and self.may_double_last(text, length)
             # A reduplication real poems use here is one word, not a repeat: no cost.
             costs[index[prev]] = 0.0 if allowed else float("-inf")
         return costs
@@ -187,16 +193,14 @@ class RepetitionRule:
         poem; the counting is a few tensor operations for the whole batch."""
         if self.form is None:
             raise ValueError("batch_bias needs the form, to plan the poem's length")
-        index, kind = self.vocab.index, self.kind
+        index = self.vocab.index
         groups: dict[tuple[int, int], list[int]] = {}
         ids, prev, allowed = [], [], []
         for row, (lines, text, length) in enumerate(states):
             groups.setdefault((len(lines), len(text)), []).append(row)
             ids.append([index[c] for c in "".join(lines) + text])
-            last = text[-1] if text else None
-            prev.append(index[last] if last else -1)
-            allowed.append(last is not None and not (len(text) >= 2 and text[-2] == last)
-                           and self.table.may_double(kind, length, len(text), last))
+            prev.append(index[text[-1]] if text else -1)
+            allowed.append(self.may_double_last(text, length))
         found = [self._group_bias(here, rows, ids, prev, allowed) for here, rows in groups.items()]
         if not found:
             empty = torch.zeros(0, dtype=torch.long)
@@ -220,8 +224,8 @@ class RepetitionRule:
         earlier = same & torch.ones(chars.shape[1], chars.shape[1], dtype=torch.bool).tril(-1)
         first = valid & ~earlier.any(-1)  # one entry per distinct character
         repeats = (valid[:, :written].sum(1) - first[:, :written].sum(1)).tolist()
-        surprise = self._surprise()
-        cost = torch.tensor([self.penalty * surprise[k + 1] for k in repeats], dtype=torch.float64)
+        cost = torch.tensor([self.penalty * self.surprises[k + 1] for k in repeats],
+                            dtype=torch.float64)
         values = torch.where(uses >= self.max_uses, float("-inf"), -cost[:, None] * uses.double())
         before = torch.tensor([prev[r] for r in rows], dtype=torch.long)
         is_prev = (chars == before[:, None]) & (before[:, None] >= 0)
@@ -231,10 +235,3 @@ class RepetitionRule:
         values = torch.where(is_prev, torch.where(free, 0.0, float("-inf"))[:, None].double(), values)
         where = first.nonzero()
         return (torch.tensor(rows, dtype=torch.long)[where[:, 0]], chars[first], values[first])
-
-    def _surprise(self) -> list[float]:
-        """``repeat_surprise(k, ...)`` for every k a poem of the form can reach."""
-        if getattr(self, "_surprises", None) is None:
-            planned = sum(self.form.lengths)
-            self._surprises = [repeat_surprise(k, self.share * planned) for k in range(planned + 2)]
-        return self._surprises
