@@ -78,11 +78,11 @@ class BiasBatch:
         if self._dense:
             total.index_add_(0, torch.tensor(self._dense_rows), torch.stack(self._dense).float())
         if self._values or self._entries:
-            rows, cols, values = zip((torch.tensor(self._rows, dtype=torch.long),
-                                      torch.tensor(self._cols, dtype=torch.long),
-                                      torch.tensor(self._values, dtype=torch.float32)),
-                                     *((r, c, v.float()) for r, c, v in self._entries))
-            total.index_put_((torch.cat(rows), torch.cat(cols)), torch.cat(values), accumulate=True)
+            parts = [(torch.tensor(self._rows, dtype=torch.long),
+                      torch.tensor(self._cols, dtype=torch.long),
+                      torch.tensor(self._values, dtype=torch.float64)), *self._entries]
+            rows, cols, values = (torch.cat(column) for column in zip(*parts))
+            total.index_put_((rows, cols), values.float(), accumulate=True)
         return logits + total.to(logits.device, logits.dtype)
 
 
