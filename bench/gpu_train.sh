@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Retrain the bundled models on one CUDA GPU inside a single device lease: the candidates
-# listed in CANDIDATES train side by side on the card; the Tang candidate (name tang-*) with
-# the best validation perplexity (given no title) is kept, and a songci-* run if listed.
+# listed in CANDIDATES train side by side on the card; of the Tang candidates (named tang-*)
+# and of the Song ci ones (songci-*), the run with the best validation perplexity given no
+# title is kept and exported.
 #
 #   bash bench/gpu_train.sh DATA_DIR OUT_DIR CANDIDATES [REF_SECONDS]
 #
@@ -35,25 +36,24 @@ while read -r line; do
   train $line &
 done < "$CANDIDATES"
 wait
+# The best run of each family (tang-*, songci-*) by validation perplexity given no title.
 BEST=$($PY - "$RUNS" <<'PY'
 import json, sys, pathlib
 runs = pathlib.Path(sys.argv[1])
-scores = {}
-for s in sorted(runs.glob("tang-*/summary.json")):
-    scores[s.parent.name] = json.loads(s.read_text()).get("best_val_ppl") or 1e9
-print(min(scores, key=scores.get))
+for family in ("tang", "songci"):
+    scores = {s.parent.name: json.loads(s.read_text()).get("best_val_ppl") or 1e9
+              for s in sorted(runs.glob(f"{family}-*/summary.json"))}
+    if scores:
+        print(family, min(scores, key=scores.get))
 PY
 )
-echo "best Tang candidate: $BEST"
-mkdir -p "$OUT/tang"
-$PY -m lstmkit export --model "$RUNS/$BEST/best" --out /tmp/export-tang --dtype fp16 --force \
-  && cp /tmp/export-tang/* "$OUT/tang/"
-CI=$(cd "$RUNS" && ls -d songci-*/ 2>/dev/null | head -n 1)
-if [ -n "$CI" ]; then
-  mkdir -p "$OUT/songci"
-  $PY -m lstmkit export --model "$RUNS/${CI%/}/best" --out /tmp/export-ci --dtype fp16 --force \
-    && cp /tmp/export-ci/* "$OUT/songci/"
-fi
+echo "best candidates: $BEST"
+while read -r family run; do
+  [ -n "$family" ] || continue
+  mkdir -p "$OUT/$family"
+  $PY -m lstmkit export --model "$RUNS/$run/best" --out "/tmp/export-$family" --dtype fp16 --force \
+    && cp "/tmp/export-$family"/* "$OUT/$family/"
+done <<< "$BEST"
 date +%T
 if [ "$REF_SECONDS" != 0 ]; then
   $PY bench/wordlm_reference.py --corpus "$DATA/tang.jsonl" --seconds "$REF_SECONDS" --device "$DEVICE" \
@@ -61,7 +61,7 @@ if [ "$REF_SECONDS" != 0 ]; then
     --json "$RUNS/reference.json" > "$RUNS/reference.log" 2>&1
   echo "reference rc=$? $(date +%T)"
 fi
-$PY - "$RUNS" "$BEST" > "$OUT/results.json" <<'PY'
+$PY - "$RUNS" "${BEST//$'\n'/ }" > "$OUT/results.json" <<'PY'
 import json, sys, pathlib
 runs, best = pathlib.Path(sys.argv[1]), sys.argv[2]
 out = {"best": best, "runs": {}}
@@ -73,4 +73,4 @@ print(json.dumps(out, ensure_ascii=False, indent=1))
 PY
 nvidia-smi --query-gpu=name --format=csv,noheader > "$RUNS/gpu.txt" 2>/dev/null
 tar czf "$OUT/logs.tar.gz" -C "$RUNS" --exclude='*.safetensors' --exclude='trainer.json' .
-ls -la "$OUT" "$OUT/tang"; tail -c 1500 "$OUT/results.json"
+ls -la "$OUT" "$OUT"/*/; tail -c 1500 "$OUT/results.json"

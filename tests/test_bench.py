@@ -85,3 +85,20 @@ def test_reference_poem_equals_lstmkit_generator_for_the_same_weights(poems_path
         assert len(ids) == sample.tokens
         if not stop_at_eos:
             assert len(ids) == 30 and vocab.eos_id not in ids
+
+
+def test_batch_sweep_measures_every_side_at_every_batch(poems_path, tmp_path):
+    import batch_sweep
+
+    out = tmp_path / "sweep.json"
+    summary = batch_sweep.main(["--quick", "--device", "cpu", "--threads", "1", "--corpus",
+                                str(poems_path), "--batch-sizes", "2,4", "--seconds", "0.5",
+                                "--json", str(out)])
+    rows = {(r["side"], r["batch_size"]): r for r in summary["rows"]}
+    assert set(rows) == {(s, b) for s in ("reference", "lstmkit") for b in (2, 4)}
+    for row in rows.values():
+        assert row["tokens_per_s"] > 0 and math.isfinite(row["val_ppl"])
+        assert row["peak_share"] is None  # no known peak for a CPU
+    assert json.loads(out.read_text())["rows"] == summary["rows"]
+    # 2 layers of 32 over a 32-wide embedding, and the head over the vocabulary
+    assert summary["macs_per_token"] == 2 * 4 * 32 * 64 + 32 * summary["vocab_size"]
