@@ -56,6 +56,7 @@ from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.sample import Generator, SampleConfig
 from lstmkit.tasks.lm import batch_loss, evaluate
+from lstmkit.tasks.lm_sampled import sampled_loss
 
 import reference
 import wordlm_reference
@@ -104,6 +105,7 @@ class Settings:
     min_freq: int
     threads: int  # torch threads in each side's process (0: torch's default)
     seed: int = 0
+    sampled_softmax: int = 0  # lstmkit's side trains its head with this many negatives (0: full)
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,9 @@ def train_lstmkit(model: LanguageModel, batches: PoemBatches, config: LoopConfig
     amp = autocast_dtype(config.precision, device)
 
     def loss_of(net, batch, amp, state):
+        if settings.sampled_softmax:
+            return sampled_loss(net, net.head, batch, batches.pad_id, amp,
+                                settings.sampled_softmax, state)
         return batch_loss(net, batch, batches.pad_id, amp, state=state)
 
     schedule = replace(config, warmup_steps=SCHEDULE_WARMUP)
@@ -394,6 +399,9 @@ def render(settings: Settings, data: BenchData, results: dict, info: dict) -> st
         f"{settings.seconds:g} s of training per side; {len(data.train):,} training and "
         f"{len(data.val):,} validation poems",
     ]
+    if settings.sampled_softmax:
+        lines.append(f"(lstmkit trains its head with a sampled softmax of {settings.sampled_softmax} "
+                     "negatives per batch; every perplexity is the full softmax's)")
     cpu, cuda_sizes = PROFILES["cpu"], PROFILES["cuda"]
     if settings.profile == "cpu" and (settings.embedding_size, settings.hidden_size) == (
             cpu["embedding_size"], cpu["hidden_size"]):
@@ -449,6 +457,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gen-poems", type=int, help="poems timed one at a time")
     parser.add_argument("--batch-poems", type=int, help="poems per batched generation")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--sampled-softmax", type=int, default=0,
+                        help="lstmkit's side trains with a sampled softmax of this many negatives")
     parser.add_argument("--json", dest="json_path", type=Path, help="also save the numbers here")
     args = parser.parse_args(argv)
     if args.device == "auto":
@@ -468,10 +478,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     wrong = [name for name, value in values.items() if value is not None and value <= 0]
     if args.threads < 0:
         wrong.append("threads")
+    if args.sampled_softmax < 0:
+        wrong.append("sampled_softmax")
     if wrong:
         options = ", ".join("--" + name.replace("_", "-") for name in wrong)
         raise SystemExit(f"Error: {options} must be positive")
-    return Settings(device=args.device, profile=profile, threads=args.threads, **values)
+    return Settings(device=args.device, profile=profile, threads=args.threads,
+                    sampled_softmax=args.sampled_softmax, **values)
 
 
 def main(argv: list[str] | None = None) -> dict:

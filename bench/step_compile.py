@@ -7,7 +7,8 @@ goes through) in the writing precision the device gets, for a few batch sizes: e
 ``torch.compile`` (default mode: fused elementwise kernels) and ``mode="reduce-overhead"``
 (CUDA graphs as well, on CUDA only), each the median of ``--repeats`` timings of ``--steps``
 steps after warm-ups, with the compile time and the largest difference in logits from the
-eager step.
+eager step. ``--eager-only`` skips compiling: the eager step's time and multiply-adds per
+second by batch size, the floor that any writing on this machine stands on.
 """
 
 from __future__ import annotations
@@ -44,14 +45,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", dest="json_path")
+    parser.add_argument("--eager-only", action="store_true", help="time the eager step alone")
     args = parser.parse_args()
     model = load_for_writing(args.model, args.device, args.precision).model.eval()
     device = next(model.parameters()).device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     modes = ["default", "reduce-overhead"] if device.type == "cuda" else ["default"]
+    if args.eager_only:
+        modes = []
+    # Multiply-adds per row and step: each layer's fused gates, the projection, the head.
+    config = model.config
+    width, macs = config.embedding_size, 0
+    for _ in range(config.layers):
+        macs += 4 * config.hidden_size * (width + config.hidden_size)
+        width = config.hidden_size
+    if model.project is not None:
+        macs += width * config.embedding_size
+        width = config.embedding_size
+    macs += width * config.vocab_size
     found = {"model": args.model, "device": torch.cuda.get_device_name() if device.type == "cuda"
              else "cpu", "dtype": str(next(model.parameters()).dtype), "int8": model.int8,
-             "rows": []}
+             "threads": torch.get_num_threads(), "macs_per_row": macs, "rows": []}
     layers, hidden = model.config.layers, model.config.hidden_size
     dtype = next(model.parameters()).dtype
     with torch.inference_mode():
@@ -62,6 +76,7 @@ def main() -> None:
             reference, _ = model.step(tokens, state)
             row = {"rows": rows, "eager_ms": timed_steps(model.step, tokens, state, args.steps,
                                                          args.repeats, sync)}
+            row["eager_gmac_s"] = macs * rows / row["eager_ms"] / 1e6
             for mode in modes:
                 torch._dynamo.reset()
                 compiled = torch.compile(model.step, mode=mode, dynamic=False)

@@ -102,3 +102,36 @@ def test_batch_sweep_measures_every_side_at_every_batch(poems_path, tmp_path):
     assert json.loads(out.read_text())["rows"] == summary["rows"]
     # 2 layers of 32 over a 32-wide embedding, and the head over the vocabulary
     assert summary["macs_per_token"] == 2 * 4 * 32 * 64 + 32 * summary["vocab_size"]
+
+
+def test_cpu_training_curves_read_runs_and_plot(tmp_path, capsys):
+    import cpu_training
+
+    from lstmkit.tasks.lm import train
+
+    from conftest import FIXTURES, TINY_MODEL, tiny_config
+
+    runs = []
+    for negatives in (0, 6):
+        out = tmp_path / f"k{negatives}"
+        train(FIXTURES / "poems.jsonl", out, {**TINY_MODEL, "sampled_softmax": negatives},
+              **tiny_config(epochs=2))
+        runs.append(out)
+    png = tmp_path / "curves.png"
+    found = cpu_training.main(["curves", *map(str, runs), "--png", str(png)])
+    assert [r["negatives"] for r in found.values()] == [0, 6]
+    assert all(len(r["points"]) == 2 for r in found.values())
+    assert png.stat().st_size > 0
+    table = capsys.readouterr().out
+    assert "| k0 | full |" in table and "| k6 | sampled, 6 |" in table
+
+
+def test_compare_lstmkit_side_trains_with_a_sampled_softmax(poems_path):
+    args = compare.parse_args(["--quick", "--device", "cpu", "--threads", "1",
+                               "--sampled-softmax", "5"])
+    settings = compare.settings_from(args)
+    assert settings.sampled_softmax == 5
+    result = compare.run_side("lstmkit", settings, compare.prepare(poems_path, settings))
+    assert result["steps"] > 0 and math.isfinite(result["val_ppl"])
+    with pytest.raises(SystemExit, match="sampled-softmax"):
+        compare.settings_from(compare.parse_args(["--quick", "--sampled-softmax", "-1"]))

@@ -35,6 +35,10 @@ class ModelConfig:
     layers: int = 2
     dropout: float = 0.2
     tie_weights: bool = True  # share the embedding matrix with the output head
+    # Training only: score each batch against its own targets and this many other tokens
+    # drawn at random instead of the whole vocabulary (tasks.lm_sampled); 0: the full softmax.
+    # Evaluation and writing always use the full softmax.
+    sampled_softmax: int = 0
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -44,6 +48,10 @@ class ModelConfig:
                 raise LstmkitError(f"{name} must be at least 1 (got {getattr(self, name)})")
         if not 0.0 <= self.dropout < 1.0:
             raise LstmkitError(f"dropout must be in [0, 1) (got {self.dropout})")
+        if self.sampled_softmax < 0:
+            raise LstmkitError(f"sampled_softmax must be 0 (full softmax) or more (got {self.sampled_softmax})")
+        if self.sampled_softmax < 0:
+            raise LstmkitError(f"sampled_softmax must be 0 (full softmax) or more (got {self.sampled_softmax})")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,12 +90,14 @@ class LanguageModel(nn.Module):
         if not self.config.tie_weights:
             nn.init.normal_(self.head.weight, std=0.05)
 
-    def forward(self, tokens: torch.Tensor, state: State | None = None
+    def forward(self, tokens: torch.Tensor, state: State | None = None, head: bool = True
                 ) -> tuple[torch.Tensor, State]:
-        """``tokens`` (B, T) ids -> logits (B, T, V) and the state after the last step.
+        """``tokens`` (B, T) ids -> logits (B, T, V) and the state after the last step;
+        with ``head=False`` the vectors the head reads (B, T, E) instead of the logits (a
+        sampled softmax scores them against a few rows of the head).
         Quantized for writing (and not training), it runs ``step`` over the tokens, so
         scoring measures exactly the numbers that write."""
-        if self._int8_active():
+        if self._int8_active() and head:
             if state is None:
                 zeros = torch.zeros(self.config.layers, tokens.shape[0], self.config.hidden_size)
                 state = (zeros, zeros.clone())
@@ -101,7 +111,7 @@ class LanguageModel(nn.Module):
         out = self.drop(out)
         if self.project is not None:
             out = self.project(out)  # (B, T, E)
-        return self.head(out), state
+        return (self.head(out) if head else out), state
 
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One token per row, for writing: ``tokens`` (N,) ids -> logits (N, V) and the state.

@@ -26,6 +26,7 @@ from ..data.text import TextConfig, TextData, prepare_text, scoring_batches
 from ..data.vocab import Vocab
 from ..errors import CheckpointError, LstmkitError
 from ..model import LanguageModel, ModelConfig
+from .lm_sampled import sampled_loss
 
 NAME = "lm"
 DESCRIPTION = "a language model"
@@ -106,7 +107,13 @@ class LanguageModelTask:
         self.stream = data.config.mode == "stream"
 
     def loss(self, net, batch: Batch, amp, state=None):
-        loss, state = batch_loss(net, batch, self.train.pad_id, amp, state=state)
+        """The training loss: the full softmax, or the sampled one the model asks for."""
+        negatives = self.model.config.sampled_softmax
+        if negatives:
+            loss, state = sampled_loss(net, self.model.head, batch, self.train.pad_id, amp,
+                                       negatives, state)
+        else:
+            loss, state = batch_loss(net, batch, self.train.pad_id, amp, state=state)
         return loss, (state if self.stream else None)  # only a stream carries its state on
 
     def evaluate(self, model, batches, device, amp, shard) -> dict[str, float]:
