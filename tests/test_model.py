@@ -159,3 +159,19 @@ def test_int8_writing_is_refused_where_it_cannot_run():
         half = _trained_like_lstm().to(torch.bfloat16)
         with pytest.raises(LstmkitError, match="fp32 weights"):
             half.quantize_for_writing()
+
+
+def test_weights_to_be_loaded_skips_the_draw_and_restores_torch_init():
+    from lstmkit.model import weights_to_be_loaded
+
+    before = {name: getattr(torch.nn.init, name) for name in ("uniform_", "normal_", "zeros_")}
+    with weights_to_be_loaded():
+        filler = torch.full((3, 4), 7.0)
+        assert torch.nn.init.uniform_(filler) is filler and bool((filler == 7.0).all())
+        LanguageModel(ModelConfig(vocab_size=12, embedding_size=4, hidden_size=4, layers=1))
+    assert {name: getattr(torch.nn.init, name) for name in before} == before
+    drawn = torch.nn.init.uniform_(torch.full((3, 4), 7.0))
+    assert bool((drawn < 1).all())
+    with pytest.raises(RuntimeError), weights_to_be_loaded():  # restored after an error too
+        raise RuntimeError("boom")
+    assert torch.nn.init.normal_ is before["normal_"]

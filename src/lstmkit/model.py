@@ -12,6 +12,7 @@ Forecasting reads the head as horizon x quantiles, classification as class score
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -21,6 +22,22 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .errors import LstmkitError
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+_INITS = ("uniform_", "normal_", "kaiming_uniform_", "xavier_uniform_", "zeros_", "ones_")
+
+
+@contextmanager
+def weights_to_be_loaded():
+    """Build modules without drawing their initial weights, for a caller that fills every
+    one from a file next (about 0.1 s for the bundled Tang model). torch.nn.init's drawing
+    functions do nothing inside; not for use while another thread builds a model."""
+    saved = {name: getattr(nn.init, name) for name in _INITS}
+    try:
+        for name in _INITS:
+            setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(nn.init, name, function)
 
 # LSTM state is (h, c), each (layers, B, H); GRU and RNN state is h alone.
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]

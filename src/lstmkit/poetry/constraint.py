@@ -50,21 +50,28 @@ class VocabMasks:
 
 @lru_cache(maxsize=8)
 def vocab_masks(vocab: Vocab, prosody: Prosody) -> VocabMasks:
-    size = len(vocab)
-    han = torch.zeros(size, dtype=torch.bool)
-    tone = {PING: torch.zeros(size, dtype=torch.bool), ZE: torch.zeros(size, dtype=torch.bool)}
-    group = {g: torch.zeros(size, dtype=torch.bool) for g in prosody.groups}
+    han: list[int] = []
+    tone: dict[str, list[int]] = {PING: [], ZE: []}
+    group: dict[str, list[int]] = {g: [] for g in prosody.groups}
     for index, token in enumerate(vocab.tokens):
         if len(token) != 1 or not HAN.match(token):
             continue
-        han[index] = True
+        han.append(index)
         reading = prosody.read(token)
         for t in reading.tones:
-            tone[t][index] = True
+            tone[t].append(index)
         for g in reading.rhyme_groups:  # the masks serve rhyme positions only
             if g in group:
-                group[g][index] = True
-    return VocabMasks(han, tone, tone[PING] | tone[ZE], group,
+                group[g].append(index)
+
+    def mask(indices: list[int]) -> torch.Tensor:  # one assignment per mask, not per character
+        out = torch.zeros(len(vocab), dtype=torch.bool)
+        out[indices] = True
+        return out
+
+    tones = {t: mask(indices) for t, indices in tone.items()}
+    return VocabMasks(mask(han), tones, tones[PING] | tones[ZE],
+                      {g: mask(indices) for g, indices in group.items()},
                       {m: vocab.index[m] for m in "，。、" if m in vocab})
 
 

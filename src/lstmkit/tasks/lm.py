@@ -25,7 +25,7 @@ from ..data.corpus import CleanConfig
 from ..data.text import TextConfig, TextData, prepare_text, scoring_batches
 from ..data.vocab import Vocab
 from ..errors import CheckpointError, LstmkitError
-from ..model import LanguageModel, ModelConfig
+from ..model import LanguageModel, ModelConfig, weights_to_be_loaded
 from .lm_sampled import sampled_loss
 
 NAME = "lm"
@@ -239,7 +239,8 @@ def load(folder: Path, config: dict, device="cpu") -> Loaded:
     if model_config.vocab_size != len(vocab):
         raise CheckpointError(
             f"'{folder}': config says {model_config.vocab_size} tokens, vocab.json has {len(vocab)}")
-    model = LanguageModel(model_config)
+    with weights_to_be_loaded():  # load_weights fills every one (strict)
+        model = LanguageModel(model_config)
     load_weights(model, folder)
     model.to(device).eval()
     return Loaded(model=model, vocab=vocab, meta=config)
