@@ -67,8 +67,6 @@ class ModelConfig:
             raise LstmkitError(f"dropout must be in [0, 1) (got {self.dropout})")
         if self.sampled_softmax < 0:
             raise LstmkitError(f"sampled_softmax must be 0 (full softmax) or more (got {self.sampled_softmax})")
-        if self.sampled_softmax < 0:
-            raise LstmkitError(f"sampled_softmax must be 0 (full softmax) or more (got {self.sampled_softmax})")
 
     def to_dict(self) -> dict:
         return asdict(self)
