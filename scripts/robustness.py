@@ -156,8 +156,27 @@ def _cpu() -> str:
         return platform.processor() or "unknown CPU"
 
 
+HISTORY = "## History"
+
+
+def kept_history(path: Path) -> list[str]:
+    """The ``## History`` section of the report at ``path`` (what earlier runs found, in
+    people's words), to carry into the new report; [] when there is none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    if HISTORY not in text.splitlines():
+        return []
+    section = text.split(HISTORY + "\n", 1)[1]
+    body = section.split("\n## ", 1)[0].strip("\n")
+    return ["", HISTORY, "", body] if body else []
+
+
 def write_report(path: Path, rows: list[tuple[str, Counter, list[str]]], command: str,
                  seconds: float, memory: list[str]) -> None:
+    """Write the report to ``path`` (whole or not at all), keeping its ``## History``."""
+    history = kept_history(path)
     lines = ["# Reliability", "",
              "What `make robustness` (`python scripts/robustness.py`) tried, what was handled (a result, "
              "or a one-line refusal, with nothing of the user's lost) and what was not.", "",
@@ -173,6 +192,7 @@ def write_report(path: Path, rows: list[tuple[str, Counter, list[str]]], command
     failures = [(name, f) for name, _, fs in rows for f in fs]
     lines += ["", "Failures:" if failures else "Nothing was lost.", ""]
     lines += [f"- {name}: {f}" for name, f in failures]
+    lines += history
     if memory:
         lines += ["", "## Memory", ""] + [line for m in memory for line in (m, "")]
     lines += ["", "Kinds: *fuzz* runs random bytes, invalid UTF-8, byte-order marks, huge lines, JSON of "
@@ -186,7 +206,9 @@ def write_report(path: Path, rows: list[tuple[str, Counter, list[str]]], command
               "one must run, the other be refused in one line. *disk full* fails a checkpoint write "
               "with ENOSPC at a random point: the previous checkpoint must stay whole and the run "
               "resume to the end (an injected error: no tmpfs is mounted).", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(partial, path)
 
 
 def main() -> None:
