@@ -78,12 +78,12 @@ def curves(args: argparse.Namespace) -> dict:
         epochs = [e for e in epochs if e.get("kind") == "epoch"]
         if not epochs:
             raise SystemExit(f"{run}: no finished epoch in metrics.jsonl")
-        per_epoch = summary["tokens"] / epochs[-1]["epoch"]
+        per_step = summary["tokens"] / summary["step"]  # a run cut by a budget ends mid-epoch
         config = json.loads((run / "last" / "config.json").read_text())
         found[str(run)] = {
             "negatives": config["model"].get("sampled_softmax", 0),
             "tokens_per_s": summary["tokens_per_s"],
-            "points": [(e["epoch"] * per_epoch, e["val_ppl"]) for e in epochs]}
+            "points": [(e["step"] * per_step, e["val_ppl"]) for e in epochs]}
     print("| run | softmax | tokens/s | " + " | ".join(
         f"after {t / 1e6:.2f} M tokens" for t, _ in next(iter(found.values()))["points"]) + " |")
     print("| --- | --- | ---: |" + " ---: |" * len(next(iter(found.values()))["points"]))
