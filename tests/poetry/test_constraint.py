@@ -3,10 +3,11 @@ import pytest
 from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
 from lstmkit.poetry.check import check_poem, format_report
-from lstmkit.poetry.constraint import FormConstraint, vocab_masks
+from lstmkit.poetry.constraint import FormConstraint
 from lstmkit.poetry.forms import FORMS, get_form
 from lstmkit.poetry.prosody import default_prosody
 from lstmkit.poetry.request import PoemRequest, write_poems
+from lstmkit.poetry.vocab_masks import vocab_masks
 from lstmkit.sample import SampleConfig
 
 from conftest import verse_generator
@@ -96,22 +97,3 @@ def test_a_merged_character_rhymes_only_in_its_dominant_group(generator):
     FormConstraint(generator.vocab, get_form("五绝"), rhyme="十灰", start=opening)
     with pytest.raises(LstmkitError, match="'台' at line 2 position 5 does not rhyme in 四支"):
         FormConstraint(generator.vocab, get_form("五绝"), rhyme="四支", start=opening)
-
-
-def test_a_character_of_unknown_tone_is_never_placed_where_a_tone_is_held():
-    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", *"蝴嫦簷另东"])
-    masks = vocab_masks(vocab, default_prosody())
-    for char in "蝴嫦":
-        index = vocab.index[char]
-        assert masks.han[index] and not masks.known[index]
-        assert not any(bool(m[index]) for m in masks.group.values())
-    assert masks.tone["平"][vocab.index["簷"]] and masks.group["十四盐"][vocab.index["簷"]]
-    assert masks.tone["仄"][vocab.index["另"]] and not masks.tone["平"][vocab.index["另"]]
-
-
-def test_a_supplemented_character_is_used_by_the_masks():
-    vocab = Vocab(["<pad>", "<bos>", "<eos>", "<unk>", "，", "。", *"啼迹东"])
-    masks = vocab_masks(vocab, default_prosody())
-    ti, ji = vocab.index["啼"], vocab.index["迹"]  # 啼 八齐 and 迹 十一陌, from the 廣韻
-    assert masks.known[ti] and masks.tone["平"][ti] and masks.group["八齐"][ti]
-    assert masks.tone["仄"][ji] and not masks.tone["平"][ji]
