@@ -117,6 +117,7 @@ def profile(args: argparse.Namespace) -> dict:
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
+    from lstmkit.core.loop import train_step
     from lstmkit.data.batching import Batch
     from lstmkit.model import LanguageModel, ModelConfig
     from lstmkit.tasks.lm import batch_loss
@@ -132,15 +133,13 @@ def profile(args: argparse.Namespace) -> dict:
     targets = 4 + torch.multinomial(1 / ranks, 64 * 60, replacement=True).view(64, 60)
     batch = Batch(inputs, targets, targets.numel(), 0.0)
 
-    def step():
+    def loss_of(net, batch, amp, state):  # as the language-model task's loss picks it
         if args.negatives:
-            loss, _ = sampled_loss(model, model.head, batch, 0, None, args.negatives)
-        else:
-            loss, _ = batch_loss(model, batch, 0, None)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+            return sampled_loss(net, net.head, batch, 0, amp, args.negatives, state)
+        return batch_loss(net, batch, 0, amp, state=state)
+
+    def step():  # lstmkit's own training step (clipping at 1.0, as its default)
+        train_step(loss_of, model, optimizer, batch, 1e-3, 1.0, None)
 
     for _ in range(2):
         step()
