@@ -30,6 +30,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lstmkit.model import ModelConfig
+
 import compare
 
 # Dense bf16 tensor-core peaks in TFLOP/s (the vendors' sheets, without sparsity).
@@ -44,14 +46,10 @@ def peak_tflops(device_name: str) -> float | None:
 
 
 def macs_per_token(settings: compare.Settings, vocab_size: int) -> int:
-    """Multiply-adds of one token's forward pass: every LSTM layer's two matmuls and the
-    head from the last layer's output (the embedding is a lookup). Both sides have the same
-    sizes; lstmkit's head is tied to the embedding, which needs the two sizes equal."""
-    total, width = 0, settings.embedding_size
-    for _ in range(settings.layers):
-        total += 4 * settings.hidden_size * (width + settings.hidden_size)
-        width = settings.hidden_size
-    return total + width * vocab_size
+    """Multiply-adds of one token's forward pass for the model both sides train (the same
+    sizes; lstmkit's head is tied, the reference's is not, and the head's matmul is the same)."""
+    return ModelConfig(vocab_size=vocab_size, embedding_size=settings.embedding_size,
+                       hidden_size=settings.hidden_size, layers=settings.layers).multiply_adds()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -53,16 +53,7 @@ def main() -> None:
     modes = ["default", "reduce-overhead"] if device.type == "cuda" else ["default"]
     if args.eager_only:
         modes = []
-    # Multiply-adds per row and step: each layer's fused gates, the projection, the head.
-    config = model.config
-    width, macs = config.embedding_size, 0
-    for _ in range(config.layers):
-        macs += 4 * config.hidden_size * (width + config.hidden_size)
-        width = config.hidden_size
-    if model.project is not None:
-        macs += width * config.embedding_size
-        width = config.embedding_size
-    macs += width * config.vocab_size
+    macs = model.config.multiply_adds()  # per row and step
     found = {"model": args.model, "device": torch.cuda.get_device_name() if device.type == "cuda"
              else "cpu", "dtype": str(next(model.parameters()).dtype), "int8": model.int8,
              "threads": torch.get_num_threads(), "macs_per_row": macs, "rows": []}

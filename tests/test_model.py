@@ -175,3 +175,13 @@ def test_weights_to_be_loaded_skips_the_draw_and_restores_torch_init():
     with pytest.raises(RuntimeError), weights_to_be_loaded():  # restored after an error too
         raise RuntimeError("boom")
     assert torch.nn.init.normal_ is before["normal_"]
+
+
+def test_multiply_adds_count_each_matmul_of_a_token():
+    plain = ModelConfig(vocab_size=100, embedding_size=8, hidden_size=8, layers=2)
+    assert plain.multiply_adds() == 2 * 4 * 8 * 16 + 8 * 100
+    projected = ModelConfig(vocab_size=100, embedding_size=8, hidden_size=12, layers=1)
+    assert projected.multiply_adds() == 4 * 12 * 20 + 12 * 8 + 8 * 100
+    untied = ModelConfig(vocab_size=100, embedding_size=8, hidden_size=12, layers=1,
+                         tie_weights=False, cell="gru")
+    assert untied.multiply_adds() == 3 * 12 * 20 + 12 * 100

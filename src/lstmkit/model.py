@@ -68,6 +68,20 @@ class ModelConfig:
         if self.sampled_softmax < 0:
             raise LstmkitError(f"sampled_softmax must be 0 (full softmax) or more (got {self.sampled_softmax})")
 
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one token's forward pass: every recurrent layer's input and
+        hidden matmuls, the projection before a tied head, and the head (the embedding is
+        a lookup)."""
+        gates = {"lstm": 4, "gru": 3, "rnn": 1}[self.cell]
+        total, width = 0, self.embedding_size
+        for _ in range(self.layers):
+            total += gates * self.hidden_size * (width + self.hidden_size)
+            width = self.hidden_size
+        if self.tie_weights and width != self.embedding_size:
+            total += width * self.embedding_size
+            width = self.embedding_size
+        return total + width * self.vocab_size
+
     def to_dict(self) -> dict:
         return asdict(self)
 
