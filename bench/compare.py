@@ -106,6 +106,8 @@ class Settings:
     threads: int  # torch threads in each side's process (0: torch's default)
     seed: int = 0
     sampled_softmax: int = 0  # lstmkit's side trains its head with this many negatives (0: full)
+    sampled_keep: int = 0  # ... always scoring this many of the lowest (most frequent) ids
+    lr: float = LoopConfig.lr  # lstmkit's side's peak learning rate
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,7 @@ def train_lstmkit(model: LanguageModel, batches: PoemBatches, config: LoopConfig
     def loss_of(net, batch, amp, state):
         if settings.sampled_softmax:
             return sampled_loss(net, net.head, batch, batches.pad_id, amp,
-                                settings.sampled_softmax, state)
+                                settings.sampled_softmax, state, settings.sampled_keep)
         return batch_loss(net, batch, batches.pad_id, amp, state=state)
 
     schedule = replace(config, warmup_steps=SCHEDULE_WARMUP)
@@ -309,7 +311,7 @@ def wordlm_poem(model, vocab: Vocab, length: int, seed: int, device: torch.devic
 
 def measure_lstmkit(settings: Settings, data: BenchData, vocab: Vocab,
                     device: torch.device) -> dict:
-    config = LoopConfig(seed=settings.seed)
+    config = LoopConfig(seed=settings.seed, lr=settings.lr)
     model = LanguageModel(ModelConfig(vocab_size=len(vocab),
                                       embedding_size=settings.embedding_size,
                                       hidden_size=settings.hidden_size,
@@ -400,8 +402,12 @@ def render(settings: Settings, data: BenchData, results: dict, info: dict) -> st
         f"{len(data.val):,} validation poems",
     ]
     if settings.sampled_softmax:
+        kept = f", always scoring the {settings.sampled_keep:,} most frequent" if settings.sampled_keep else ""
         lines.append(f"(lstmkit trains its head with a sampled softmax of {settings.sampled_softmax} "
-                     "negatives per batch; every perplexity is the full softmax's)")
+                     f"negatives per batch{kept}; every perplexity is the full softmax's)")
+    if settings.lr != LoopConfig.lr:
+        lines.append(f"(lstmkit trains at a peak learning rate of {settings.lr:g}, not its default "
+                     f"{LoopConfig.lr:g})")
     cpu, cuda_sizes = PROFILES["cpu"], PROFILES["cuda"]
     if settings.profile == "cpu" and (settings.embedding_size, settings.hidden_size) == (
             cpu["embedding_size"], cpu["hidden_size"]):
@@ -459,6 +465,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--sampled-softmax", type=int, default=0,
                         help="lstmkit's side trains with a sampled softmax of this many negatives")
+    parser.add_argument("--sampled-keep", type=int, default=0,
+                        help="with --sampled-softmax: always score this many of the most frequent tokens")
+    parser.add_argument("--lr", type=float, default=LoopConfig.lr,
+                        help="lstmkit's side's peak learning rate")
     parser.add_argument("--json", dest="json_path", type=Path, help="also save the numbers here")
     args = parser.parse_args(argv)
     if args.device == "auto":
@@ -480,11 +490,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
         wrong.append("threads")
     if args.sampled_softmax < 0:
         wrong.append("sampled_softmax")
+    if args.sampled_keep < 0:
+        wrong.append("sampled_keep")
+    if not args.lr > 0 or args.lr == float("inf"):
+        wrong.append("lr")
     if wrong:
         options = ", ".join("--" + name.replace("_", "-") for name in wrong)
         raise SystemExit(f"Error: {options} must be positive")
     return Settings(device=args.device, profile=profile, threads=args.threads,
-                    sampled_softmax=args.sampled_softmax, **values)
+                    sampled_softmax=args.sampled_softmax, sampled_keep=args.sampled_keep,
+                    lr=args.lr, **values)
 
 
 def main(argv: list[str] | None = None) -> dict:

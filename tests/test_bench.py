@@ -4,7 +4,10 @@ decoding for the same weights, which is what makes their timings comparable."""
 
 import json
 import math
+import os
+import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ import compare
 import reference
 
 E, H, LAYERS = 8, 12, 2
+REPO = Path(__file__).resolve().parent.parent
 
 
 def table_rows(text: str) -> dict[str, list[str]]:
@@ -112,10 +116,11 @@ def test_cpu_training_curves_read_runs_and_plot(tmp_path, capsys):
     from conftest import FIXTURES, TINY_MODEL, tiny_config
 
     runs = []
-    for negatives in (0, 6):
+    for negatives, keep in ((0, 0), (6, 10)):
         out = tmp_path / f"k{negatives}"
-        train(FIXTURES / "poems.jsonl", out, {**TINY_MODEL, "sampled_softmax": negatives},
-              **tiny_config(epochs=2))
+        train(FIXTURES / "poems.jsonl", out,
+              {**TINY_MODEL, "sampled_softmax": negatives, "sampled_keep": keep},
+              **tiny_config(epochs=2, batch_size=64 if keep else 4))
         runs.append(out)
     png = tmp_path / "curves.png"
     found = cpu_training.main(["curves", *map(str, runs), "--png", str(png)])
@@ -123,15 +128,51 @@ def test_cpu_training_curves_read_runs_and_plot(tmp_path, capsys):
     assert all(len(r["points"]) == 2 for r in found.values())
     assert png.stat().st_size > 0
     table = capsys.readouterr().out
-    assert "| k0 | full |" in table and "| k6 | sampled, 6 |" in table
+    # the setting in words: the softmax, and the batch size and rate that are not the defaults
+    assert [r["setting"] for r in found.values()] == ["full, batch 4, lr 0.01",
+                                                      "sampled, 6, 10 kept, lr 0.01"]
+    assert "| k0 | full, batch 4, lr 0.01 |" in table
+
+
+def test_cpu_training_variants_are_labels_with_train_options():
+    import cpu_training
+
+    variants = cpu_training.parse_variants(["full=", "k256 = --sampled-softmax 256 --batch-size 128"])
+    assert variants == {"full": [], "k256": ["--sampled-softmax", "256", "--batch-size", "128"]}
+    for wrong in (["no-equals-sign"], ["=--batch-size 8"], ["a=", "a=--lr 1"]):
+        with pytest.raises(SystemExit, match="--variant"):
+            cpu_training.parse_variants(wrong)
 
 
 def test_compare_lstmkit_side_trains_with_a_sampled_softmax(poems_path):
     args = compare.parse_args(["--quick", "--device", "cpu", "--threads", "1",
-                               "--sampled-softmax", "5"])
+                               "--sampled-softmax", "5", "--sampled-keep", "8", "--lr", "3e-3"])
     settings = compare.settings_from(args)
-    assert settings.sampled_softmax == 5
+    assert (settings.sampled_softmax, settings.sampled_keep, settings.lr) == (5, 8, 3e-3)
     result = compare.run_side("lstmkit", settings, compare.prepare(poems_path, settings))
     assert result["steps"] > 0 and math.isfinite(result["val_ppl"])
-    with pytest.raises(SystemExit, match="sampled-softmax"):
-        compare.settings_from(compare.parse_args(["--quick", "--sampled-softmax", "-1"]))
+    for option, value in (("sampled-softmax", "-1"), ("sampled-keep", "-1"), ("lr", "nan"),
+                          ("lr", "0")):
+        with pytest.raises(SystemExit, match=option):
+            compare.settings_from(compare.parse_args(["--quick", f"--{option}", value]))
+
+
+def test_gpu_curves_script_trains_the_variants_and_tabulates_them(tmp_path, poems_path):
+    """bench/gpu_curves.sh, run on the CPU: every variant trained on the same schedule, the
+    table and plot of their curves, and the runs' metrics packed without weights."""
+    variants = tmp_path / "variants.txt"
+    tiny = "--embedding-size 16 --hidden-size 16 --val-fraction 0.3 --min-freq 1"
+    variants.write_text(f"# name  options\nfull   {tiny}\nk4 {tiny} --sampled-softmax 4 "
+                        "--sampled-keep 8  # a comment\n\n", encoding="utf-8")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "RUNS": str(tmp_path / "runs")}
+    subprocess.run(["bash", str(REPO / "bench" / "gpu_curves.sh"), str(poems_path), str(out),
+                    str(variants), "2000"], check=True, cwd=REPO, env=env, capture_output=True)
+    table = (out / "curves.md").read_text(encoding="utf-8")
+    assert "| full | full, batch 64 |" not in table  # batch 64 is the default: not named
+    assert "| full | full |" in table and "| k4 | sampled, 4, 8 kept |" in table
+    assert (out / "curves.png").stat().st_size > 0
+    with tarfile.open(out / "runs.tar.gz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith("k4/metrics.jsonl") for n in names)
+    assert not any(n.endswith(".safetensors") for n in names)

@@ -52,6 +52,25 @@ def test_candidates_keep_every_target_and_draw_distinct_others():
     assert offsets[3:].allclose(torch.full((10,), math.log(47 / 10)))
 
 
+def test_kept_ids_are_always_scored_exactly_and_never_drawn():
+    targets = torch.tensor([5, 9, 5, 30, 9])
+    torch.manual_seed(3)
+    ids, offsets, index = candidates(targets, 50, negatives=10, keep=8)
+    exact = ids[offsets == 0].tolist()
+    assert exact == [0, 1, 2, 3, 4, 5, 6, 7, 9, 30]  # the kept ids and the other targets
+    assert torch.equal(ids[index], targets)
+    drawn = ids[offsets != 0]
+    assert len(drawn) == 10 and drawn.min() >= 8 and not set(drawn.tolist()) & {9, 30}
+    assert offsets[offsets != 0].allclose(torch.full((10,), math.log(40 / 10)))
+
+
+def test_keeping_the_whole_vocabulary_is_the_full_cross_entropy():
+    model, batch = model_and_batch()
+    full, _ = batch_loss(model, batch, PAD, None)
+    sampled, _ = sampled_loss(model, model.head, batch, PAD, None, negatives=3, keep=40)
+    assert sampled.item() == pytest.approx(full.item(), rel=1e-6)
+
+
 def test_a_few_negatives_estimate_the_normaliser_without_bias():
     """Averaged over draws, exp(-loss) of the sampled softmax's normaliser matches the
     full one: the drawn tokens stand in, by their weight, for the ones left out."""
@@ -73,6 +92,8 @@ def test_a_few_negatives_estimate_the_normaliser_without_bias():
 def test_negative_setting_is_refused():
     with pytest.raises(LstmkitError, match="sampled_softmax"):
         ModelConfig(vocab_size=10, sampled_softmax=-1)
+    with pytest.raises(LstmkitError, match="sampled_keep"):
+        ModelConfig(vocab_size=10, sampled_softmax=4, sampled_keep=-1)
 
 
 def test_a_run_trained_with_it_is_scored_with_the_full_softmax(tmp_path):

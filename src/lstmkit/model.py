@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .core.dropout import Dropout, run_layers
 from .errors import LstmkitError
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -56,6 +57,9 @@ class ModelConfig:
     # drawn at random instead of the whole vocabulary (tasks.lm_sampled); 0: the full softmax.
     # Evaluation and writing always use the full softmax.
     sampled_softmax: int = 0
+    # With sampled_softmax: the lowest ids (the special tokens, then the most frequent, as a
+    # Vocab ranks them) are always scored exactly; the draw is from the ids above them.
+    sampled_keep: int = 0
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -67,6 +71,8 @@ class ModelConfig:
             raise LstmkitError(f"dropout must be in [0, 1) (got {self.dropout})")
         if self.sampled_softmax < 0:
             raise LstmkitError(f"sampled_softmax must be 0 (full softmax) or more (got {self.sampled_softmax})")
+        if self.sampled_keep < 0:
+            raise LstmkitError(f"sampled_keep must be 0 or more (got {self.sampled_keep})")
 
     def multiply_adds(self) -> int:
         """Multiply-adds of one token's forward pass: every recurrent layer's input and
@@ -100,7 +106,7 @@ class LanguageModel(nn.Module):
         self.config = config
         e, h, v = config.embedding_size, config.hidden_size, config.vocab_size
         self.embedding = nn.Embedding(v, e)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)
         self.rnn = CELLS[config.cell](
             e, h, config.layers, batch_first=True,
             dropout=config.dropout if config.layers > 1 else 0.0,
@@ -136,7 +142,10 @@ class LanguageModel(nn.Module):
                 steps.append(logits)
             return torch.stack(steps, dim=1), state
         x = self.drop(self.embedding(tokens))  # (B, T, E)
-        out, state = self.rnn(x, state)  # (B, T, H)
+        if self.training and self.config.layers > 1 and self.config.dropout and x.device.type == "cpu":
+            out, state = run_layers(self.rnn, x, state, self.drop)  # the cheaper CPU dropout
+        else:
+            out, state = self.rnn(x, state)  # (B, T, H)
         out = self.drop(out)
         if self.project is not None:
             out = self.project(out)  # (B, T, E)
@@ -288,7 +297,7 @@ class SequenceModel(nn.Module):
             config.input_size, config.hidden_size, config.layers, batch_first=True,
             dropout=config.dropout if config.layers > 1 else 0.0,
             bidirectional=config.bidirectional)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = nn.Dropout(config.dropout)  # one (B, D*H) summary: torch's costs nothing
         directions = 2 if config.bidirectional else 1
         self.head = nn.Linear(directions * config.hidden_size, config.output_size)
 

@@ -44,6 +44,7 @@ run_options = options(
     click.option("--dropout", type=float, default=ModelConfig.dropout, show_default=True),
     click.option("--tie-weights/--no-tie-weights", default=ModelConfig.tie_weights, show_default=True),
     click.option("--sampled-softmax", type=int, default=ModelConfig.sampled_softmax, show_default=True, help="Train the head on each batch's own targets and this many other tokens drawn at random, not the whole vocabulary: faster on a CPU for large vocabularies (0: the full softmax). Evaluation and writing always use the full softmax."),
+    click.option("--sampled-keep", type=int, default=ModelConfig.sampled_keep, show_default=True, help="With --sampled-softmax: always score the special tokens and the most frequent ones, this many in all, and draw the others only from the rarer rest."),
     click.option("--batch-size", type=int, default=TextConfig.batch_size, show_default=True),
     click.option("--val-fraction", type=float, default=TextConfig.val_fraction, show_default=True),
     click.option("--min-freq", type=int, default=TextConfig.min_freq, show_default=True),

@@ -111,7 +111,7 @@ class LanguageModelTask:
         negatives = self.model.config.sampled_softmax
         if negatives:
             loss, state = sampled_loss(net, self.model.head, batch, self.train.pad_id, amp,
-                                       negatives, state)
+                                       negatives, state, self.model.config.sampled_keep)
         else:
             loss, state = batch_loss(net, batch, self.train.pad_id, amp, state=state)
         return loss, (state if self.stream else None)  # only a stream carries its state on

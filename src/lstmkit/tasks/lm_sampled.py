@@ -5,7 +5,8 @@ The full softmax scores every position against the whole vocabulary: three
 40% of a training step for a 2 x 512 model over 6,400 characters. Here each batch is
 scored against a subset S of the vocabulary instead:
 
-- every token that is a target somewhere in the batch (U), exactly, and
+- every token that is a target somewhere in the batch, and the ``keep`` lowest ids (the
+  special tokens and the most frequent, as a Vocab ranks them), exactly (U), and
 - ``negatives`` tokens drawn uniformly, without replacement, from the rest R, each
   standing for |R| / negatives of them: its logit gets log(|R| / negatives) added.
 
@@ -15,6 +16,11 @@ rows outside the batch's targets still get pushed down, in proportion. A batch o
 poems has about 950 distinct targets, so with 256 negatives a step computes about a fifth
 of the head. The draw uses torch's global generator, which a run saves for exact resume.
 Evaluation and writing never come here: they use the full softmax.
+
+A token drawn only now and then gets a rare, scaled-up push-down, which Adam's per-weight
+steps shrink; keeping the most frequent tokens in every step (``keep``, about 1,024 for
+Tang characters) spares the tokens that carry most of the probability. On the whole Tang
+corpus that halves the per-token gap to the full softmax (BENCHMARKS.md, "CPU training").
 """
 
 from __future__ import annotations
@@ -28,15 +34,16 @@ from ..core.device import autocast
 from ..data.batching import Batch
 
 
-def candidates(targets: torch.Tensor, vocab_size: int, negatives: int
+def candidates(targets: torch.Tensor, vocab_size: int, negatives: int, keep: int = 0
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For the (N,) ``targets``: the ids to score (the sorted distinct targets, then the
-    drawn negatives), the log-weight added to each one's logit, and each target's index
-    among them."""
+    """For the (N,) ``targets``: the ids to score (the sorted distinct targets and ids
+    below ``keep``, then the drawn negatives), the log-weight added to each one's logit,
+    and each target's index among them."""
     device = targets.device
-    distinct = targets.unique()  # sorted
     chosen = torch.zeros(vocab_size, dtype=torch.bool, device=device)
-    chosen[distinct] = True
+    chosen[targets] = True
+    chosen[:keep] = True
+    distinct = chosen.nonzero().squeeze(1)  # sorted
     order = torch.randperm(vocab_size, device=device)
     rest = order[~chosen[order]]  # the other ids, in random order
     drawn = rest[:negatives]
@@ -48,15 +55,18 @@ def candidates(targets: torch.Tensor, vocab_size: int, negatives: int
 
 
 def sampled_loss(net, head: torch.nn.Linear, batch: Batch, pad_id: int, amp: torch.dtype | None,
-                 negatives: int, state=None):
+                 negatives: int, state=None, keep: int = 0):
     """The mean cross-entropy of the batch's targets (padding ignored) against the sampled
     subset of ``head``'s rows, and the recurrent state after the batch. ``net`` is the
-    language model (or its DDP wrapper), ``head`` its output layer."""
+    language model (or its DDP wrapper), ``head`` its output layer; ``keep`` as in
+    ``candidates``."""
     with autocast(batch.inputs.device, amp):
         features, state = net(batch.inputs, state, head=False)  # (B, T, E)
-    keep = batch.targets != pad_id
-    targets = batch.targets[keep]
-    ids, offsets, index = candidates(targets, head.weight.shape[0], negatives)
+    real = batch.targets != pad_id
+    targets = batch.targets[real]
+    ids, offsets, index = candidates(targets, head.weight.shape[0], negatives, keep)
     with autocast(batch.inputs.device, amp):
-        logits = F.linear(features[keep], head.weight[ids], head.bias[ids])  # (N, |S|)
+        # index_select, not w[ids]: its gradient is an index_add, 4x faster than index_put
+        logits = F.linear(features[real], head.weight.index_select(0, ids),
+                          head.bias.index_select(0, ids))  # (N, |S|)
     return F.cross_entropy(logits.float() + offsets, index), state
