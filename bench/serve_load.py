@@ -1,6 +1,7 @@
 """Load on ``lstmkit serve``: concurrent clients asking for poems, batching on and off.
 
     python bench/serve_load.py [--clients 64] [--requests 20] [--form 七绝] [--stream-share 0.25]
+                               [--workers 1]
 
 Starts ``lstmkit serve`` (the bundled Tang model) on a free loopback port in its own
 process, as a user would (``--in-process``: in a thread of this one, where the clients
@@ -9,7 +10,10 @@ compete with it for the GIL), once with micro-batching and once without, and has
 ``--stream-share`` of them to the streaming endpoint, read to the end). Reports per mode:
 poems per second, p50 and p99 latency of whole requests (and per kind: poems, streams, a
 stream's first character), and errors (any status but 200, or a stream without its
-``done`` event).
+``done`` event). With ``--workers W`` above 1, the batching server runs W worker
+processes (``lstmkit serve --workers``); the one-at-a-time server stays one process, and a
+third row shows W processes without batching (W requests at a time), so the gain of the
+processes and the gain of batching can be told apart.
 """
 
 from __future__ import annotations
@@ -77,14 +81,14 @@ def percentiles(latencies: list[float]) -> dict:
 
 
 @contextmanager
-def serving(batching: bool, timeout: float, batch_poems: int):
+def serving(batching: bool, timeout: float, batch_poems: int, workers: int = 1):
     """``lstmkit serve`` in a child process on a free loopback port; yields its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "lstmkit", "serve", "--port", str(port), "--model", "tang",
-               "--timeout", str(timeout), "--batch-poems", str(batch_poems)] + (
-                   [] if batching else ["--no-batching"])
+               "--timeout", str(timeout), "--batch-poems", str(batch_poems),
+               "--workers", str(workers)] + ([] if batching else ["--no-batching"])
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -113,21 +117,28 @@ def main() -> None:
     parser.add_argument("--batch-poems", type=int, default=32, help="poems per batched pass at most")
     parser.add_argument("--in-process", action="store_true",
                         help="serve from a thread of this process instead of lstmkit serve")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes with batching on (lstmkit serve --workers)")
     args = parser.parse_args()
-    print("| batching | requests | seconds | poems/s | p50 s | p99 s | by kind: p50/p99 s | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
-    for batching in (True, False):
+    if args.workers < 1 or (args.in_process and args.workers > 1):
+        parser.error("--workers must be at least 1, and 1 with --in-process")
+    modes = [(True, args.workers), (False, 1)] + ([(False, args.workers)] if args.workers > 1 else [])
+    print("| batching | workers | requests | seconds | poems/s | p50 s | p99 s | by kind: p50/p99 s | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+    for batching, workers in modes:
         if args.in_process:
             server = running(create_app({"tang": "tang"}, Limits(
                 timeout_s=args.timeout, batching=batching, batch_max_poems=args.batch_poems)))
         else:
-            server = serving(batching, args.timeout, args.batch_poems)
+            server = serving(batching, args.timeout, args.batch_poems, workers)
         with server as base:
-            asyncio.run(load(base, 2, 1, args.form, 0.0))  # warm up
+            if workers > 1:  # /healthz answers once one worker is up: give the rest time
+                time.sleep(5)
+            asyncio.run(load(base, 2 * workers, 2, args.form, 0.0))  # warm up
             r = asyncio.run(load(base, args.clients, args.requests, args.form, args.stream_share))
         kinds = "; ".join(f"{kind} ({k['n']}) {k['p50']:.2f}/{k['p99']:.2f}"
                           for kind, k in r["kinds"].items())
-        print(f"| {'on' if batching else 'off'} | {r['requests']} | {r['seconds']:.1f} | "
+        print(f"| {'on' if batching else 'off'} | {workers} | {r['requests']} | {r['seconds']:.1f} | "
               f"{r['poems_per_s']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {kinds} | {r['errors']} |",
               flush=True)
 
