@@ -23,7 +23,7 @@ LOOPBACK = ("localhost",)
 @click.option("--max-n", type=click.IntRange(1, 64), default=8, show_default=True, help="Poems or texts per request at most.")
 @click.option("--no-batching", is_flag=True, help="Write each request alone instead of batching concurrent ones.")
 @click.option("--batch-poems", type=click.IntRange(1, 1024), default=32, show_default=True, help="Poems in one batched decoding pass at most.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server processes, each with the models and its share of the cores: 2 on a 2-core machine serves about 1.4x the poems per second of 1 under load.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server processes, each with the models and its share of the cores' torch threads: under load, more poems per second (2 on 2 cores: 66 requests/s against 58.5; BENCHMARKS.md), at the cost of memory and start-up.")
 def serve(host, port, models, device, precision, timeout, max_n, no_batching, batch_poems,
           workers) -> None:
     """Serve the web page (/) and the JSON API (/api/..., documented at /docs and /openapi.json)."""
