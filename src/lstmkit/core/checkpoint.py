@@ -35,7 +35,7 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 def write_json(path: Path, value: object) -> None:
     """Write ``value`` as JSON through a temporary file, so a reader never sees half of it."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 
@@ -67,14 +67,14 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, task: str, meta:
     config = {"format": FORMAT, "version": VERSION, "task": task, **meta,
               "model": model.config.to_dict()}
     with atomic_dir(Path(folder)) as tmp:
-        (tmp / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=2), "utf-8")
+        (tmp / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", "utf-8")
         for name, value in (files or {}).items():
-            (tmp / name).write_text(json.dumps(value, ensure_ascii=False), "utf-8")
+            (tmp / name).write_text(json.dumps(value, ensure_ascii=False) + "\n", "utf-8")
         save_file(_weights(model, DTYPES[dtype] if dtype else None), str(tmp / WEIGHTS),
                   metadata={"format": FORMAT})
         if trainer is not None:
             state, tensors = trainer
-            (tmp / TRAINER_JSON).write_text(json.dumps(state, indent=2), "utf-8")
+            (tmp / TRAINER_JSON).write_text(json.dumps(state, indent=2) + "\n", "utf-8")
             save_file({k: v.contiguous().cpu() for k, v in tensors.items()},
                       str(tmp / TRAINER_TENSORS))
         # safetensors writes its files readable by their owner alone; give them the mode
