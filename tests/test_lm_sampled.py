@@ -94,6 +94,8 @@ def test_negative_setting_is_refused():
         ModelConfig(vocab_size=10, sampled_softmax=-1)
     with pytest.raises(LstmkitError, match="sampled_keep"):
         ModelConfig(vocab_size=10, sampled_softmax=4, sampled_keep=-1)
+    with pytest.raises(LstmkitError, match="set sampled_softmax too"):
+        ModelConfig(vocab_size=10, sampled_keep=8)
 
 
 def test_a_run_trained_with_it_is_scored_with_the_full_softmax(tmp_path):

@@ -73,6 +73,8 @@ class ModelConfig:
             raise LstmkitError(f"sampled_softmax must be 0 (full softmax) or more (got {self.sampled_softmax})")
         if self.sampled_keep < 0:
             raise LstmkitError(f"sampled_keep must be 0 or more (got {self.sampled_keep})")
+        if self.sampled_keep and not self.sampled_softmax:
+            raise LstmkitError("sampled_keep applies to a sampled softmax: set sampled_softmax too")
 
     def multiply_adds(self) -> int:
         """Multiply-adds of one token's forward pass: every recurrent layer's input and
