@@ -34,9 +34,10 @@ def test_a_worker_builds_the_app_from_the_environment(monkeypatch, verse_model_d
     assert json.loads(os.environ[SETTINGS_ENV])["precision"] == "fp32"
 
 
-def _children(pid: int) -> list[int]:
+def _children(pid: int) -> list[int] | None:
+    """A process's children, where the kernel lists them (None where it does not)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+    return [int(p) for p in path.read_text().split()] if path.exists() else None
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -62,14 +63,14 @@ def test_serve_with_two_workers_answers_and_stops_them_all(verse_model_dir):
         assert response.status_code == 200, response.text
         assert response.json()["poems"][0]["check"]["ok"]
         workers = _children(server.pid)
-        assert len(workers) >= 2  # the workers (and multiprocessing's helper)
+        assert workers is None or len(workers) >= 2  # the workers (and multiprocessing's helper)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
     first_line = server.stdout.read().splitlines()[0]
     assert "from 2 worker processes" in first_line
     time.sleep(0.5)
-    for pid in workers:
+    for pid in workers or []:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
 
 
