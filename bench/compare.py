@@ -55,8 +55,7 @@ from lstmkit.data.vocab import Vocab
 from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.sample import Generator, SampleConfig
-from lstmkit.tasks.lm import batch_loss, evaluate
-from lstmkit.tasks.lm_sampled import sampled_loss
+from lstmkit.tasks.lm import evaluate, training_loss
 
 import reference
 import wordlm_reference
@@ -203,11 +202,8 @@ def train_lstmkit(model: LanguageModel, batches: PoemBatches, config: LoopConfig
     """lstmkit's training step (see ``lstmkit.core.loop``) until the time budget is spent."""
     amp = autocast_dtype(config.precision, device)
 
-    def loss_of(net, batch, amp, state):
-        if settings.sampled_softmax:
-            return sampled_loss(net, net.head, batch, batches.pad_id, amp,
-                                settings.sampled_softmax, state, settings.sampled_keep)
-        return batch_loss(net, batch, batches.pad_id, amp, state=state)
+    def loss_of(net, batch, amp, state):  # the settings' softmax is in the model's config
+        return training_loss(net, model, batch, batches.pad_id, amp, state)
 
     schedule = replace(config, warmup_steps=SCHEDULE_WARMUP)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
@@ -315,7 +311,9 @@ def measure_lstmkit(settings: Settings, data: BenchData, vocab: Vocab,
     model = LanguageModel(ModelConfig(vocab_size=len(vocab),
                                       embedding_size=settings.embedding_size,
                                       hidden_size=settings.hidden_size,
-                                      layers=settings.layers)).to(device)
+                                      layers=settings.layers,
+                                      sampled_softmax=settings.sampled_softmax,
+                                      sampled_keep=settings.sampled_keep)).to(device)
     train = PoemBatches(encode_poems(data.train, vocab), settings.batch_size, vocab.pad_id,
                         shuffle=True, seed=settings.seed)
     val = PoemBatches(encode_poems(data.val, vocab), settings.batch_size, vocab.pad_id,

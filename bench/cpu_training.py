@@ -150,9 +150,7 @@ def describe(config: dict) -> str:
     from lstmkit.data.text import TextConfig
 
     k, keep = config["model"].get("sampled_softmax", 0), config["model"].get("sampled_keep", 0)
-    draw = config["model"].get("sampled_draw", "uniform")  # zipf: an option tried and dropped
-    words = ["full" if not k else f"sampled, {k}" + (f" {draw}" if draw != "uniform" else "")
-             + (f", {keep} kept" if keep else "")]
+    words = ["full" if not k else f"sampled, {k}" + (f", {keep} kept" if keep else "")]
     if config["data"]["batch_size"] != TextConfig.batch_size:
         words.append(f"batch {config['data']['batch_size']}")
     if config["loop"]["lr"] != LoopConfig.lr:
@@ -168,8 +166,7 @@ def profile(args: argparse.Namespace) -> dict:
     from lstmkit.core.loop import train_step
     from lstmkit.data.batching import Batch
     from lstmkit.model import LanguageModel, ModelConfig
-    from lstmkit.tasks.lm import batch_loss
-    from lstmkit.tasks.lm_sampled import sampled_loss
+    from lstmkit.tasks.lm import training_loss
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -183,9 +180,7 @@ def profile(args: argparse.Namespace) -> dict:
     batch = Batch(inputs, targets, targets.numel(), 0.0)
 
     def loss_of(net, batch, amp, state):  # as the language-model task's loss picks it
-        if args.negatives:
-            return sampled_loss(net, net.head, batch, 0, amp, args.negatives, state, args.keep)
-        return batch_loss(net, batch, 0, amp, state=state)
+        return training_loss(net, model, batch, 0, amp, state)
 
     def step():  # lstmkit's own training step (clipping at 1.0, as its default)
         train_step(loss_of, model, optimizer, batch, 1e-3, 1.0, None)

@@ -62,11 +62,11 @@ def run_layers(rnn: nn.RNNBase, x: torch.Tensor, state, drop: nn.Module):
     if state is None:
         zeros = x.new_zeros(rnn.num_layers, x.shape[0 if rnn.batch_first else 1], rnn.hidden_size)
         state = (zeros, zeros) if lstm else zeros
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if rnn.bias else ("weight_ih", "weight_hh")
     finals = []
     for i in range(rnn.num_layers):
         if i:
             x = drop(x)
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if rnn.bias else ("weight_ih", "weight_hh")
         weights = [getattr(rnn, f"{name}_l{i}") for name in names]
         hx = (state[0][i:i + 1], state[1][i:i + 1]) if lstm else state[i:i + 1]
         x, *final = _RUN[rnn.mode](x, hx, weights, rnn.bias, 1, 0.0, rnn.training, False,

@@ -70,6 +70,17 @@ def batch_loss(model: torch.nn.Module, batch: Batch, pad_id: int, amp: torch.dty
     return loss, state
 
 
+def training_loss(net: torch.nn.Module, model: LanguageModel, batch: Batch, pad_id: int,
+                  amp: torch.dtype | None, state=None):
+    """The loss ``model``'s config trains with (``net`` is the model or its DDP wrapper):
+    the full softmax's ``batch_loss``, or the sampled softmax it asks for."""
+    config = model.config
+    if config.sampled_softmax:
+        return sampled_loss(net, model.head, batch, pad_id, amp, config.sampled_softmax, state,
+                            config.sampled_keep)
+    return batch_loss(net, batch, pad_id, amp, state=state)
+
+
 @torch.inference_mode()
 def evaluate(model: LanguageModel, batches: PoemBatches | StreamBatches, device: torch.device,
              amp: torch.dtype | None = None, shard: tuple[int, int] = (0, 1)) -> EvalResult:
@@ -108,12 +119,7 @@ class LanguageModelTask:
 
     def loss(self, net, batch: Batch, amp, state=None):
         """The training loss: the full softmax, or the sampled one the model asks for."""
-        negatives = self.model.config.sampled_softmax
-        if negatives:
-            loss, state = sampled_loss(net, self.model.head, batch, self.train.pad_id, amp,
-                                       negatives, state, self.model.config.sampled_keep)
-        else:
-            loss, state = batch_loss(net, batch, self.train.pad_id, amp, state=state)
+        loss, state = training_loss(net, self.model, batch, self.train.pad_id, amp, state)
         return loss, (state if self.stream else None)  # only a stream carries its state on
 
     def evaluate(self, model, batches, device, amp, shard) -> dict[str, float]:
