@@ -52,6 +52,7 @@ from lstmkit.data.batching import PoemBatches, encode_poems
 from lstmkit.data.corpus import DATA_ENV, load_poems, split_poems
 from lstmkit.data.text import TextConfig
 from lstmkit.data.vocab import Vocab
+from lstmkit.decoding import banning
 from lstmkit.errors import LstmkitError
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.sample import Generator, SampleConfig
@@ -321,10 +322,7 @@ def measure_lstmkit(settings: Settings, data: BenchData, vocab: Vocab,
     stats = train_lstmkit(model, train, config, device, settings)
     ppl = evaluate(model, val, device).perplexity
     generator = Generator(model, vocab)
-    eos = torch.tensor([vocab.eos_id], device=device)
-
-    def no_eos(logits: torch.Tensor, generated: list[list[int]]) -> torch.Tensor:
-        return logits.index_fill(-1, eos, float("-inf"))
+    no_eos = banning([vocab.eos_id], len(vocab))
 
     def write(seed: int, n: int) -> None:
         sample = SampleConfig(temperature=TEMPERATURE, max_len=settings.gen_len, seed=seed)

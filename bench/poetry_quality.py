@@ -115,6 +115,9 @@ def main() -> None:
                         help="also time N poems of each form written in one call")
     parser.add_argument("--json", dest="json_path")
     parser.add_argument("--plot", dest="plot_path", help="PNG of the craft numbers")
+    parser.add_argument("--numpy", action="store_true",
+                        help="write as a one-off lstmkit poem does: fp32 in NumPy, without torch "
+                             "(sample_numpy); the judge stays the torch model in --precision")
     parser.add_argument("--before", help="JSON of poems an older version wrote with the same "
                                          "seeds (bench/write_texts.py), shown as 'before'")
     args = parser.parse_args()
@@ -125,7 +128,12 @@ def main() -> None:
         args.model = str(bundled_model_dir(args.model))
     loaded = load_model(args.model)
     precision = prepare_for_writing(loaded.model, args.precision)
-    generator = Generator(loaded.model, loaded.vocab)
+    judge = Generator(loaded.model, loaded.vocab)  # scores the poems: the torch model
+    generator = judge
+    if args.numpy:
+        from lstmkit.sample_numpy import NumpyGenerator, load_numpy
+
+        generator, precision = NumpyGenerator.for_model(load_numpy(args.model)), "fp32 NumPy"
     backward = load_backward(args.backward)
     val_fraction = loaded.text_config.val_fraction
     poems, _ = load_poems(args.corpus)
@@ -151,7 +159,7 @@ def main() -> None:
         results[name] = {}
         for variant in variants:
             results[name][variant] = {
-                **describe(texts[variant], form, tones, corpus_lines, generator, backward),
+                **describe(texts[variant], form, tones, corpus_lines, judge, backward),
                 "median_ms": 1000 * statistics.median(times[variant]),
                 "p90_ms": 1000 * statistics.quantiles(times[variant], n=10)[-1],
                 "examples": texts[variant][:3],
@@ -167,12 +175,12 @@ def main() -> None:
         if before and name in before:
             old = before[name]
             results[name] = {"before": {
-                **describe(old["texts"], form, tones, corpus_lines, generator, backward),
+                **describe(old["texts"], form, tones, corpus_lines, judge, backward),
                 "median_ms": statistics.median(old["ms"]),
                 "p90_ms": statistics.quantiles(old["ms"], n=10)[-1]}, **results[name]}
         real = held_out(poems, form, tones, val_fraction, tune)
         if real:
-            results[name]["real"] = describe(real, form, tones, corpus_lines, generator, backward)
+            results[name]["real"] = describe(real, form, tones, corpus_lines, judge, backward)
         print(f"{name}: done ({len(real)} real held-out poems of the form)", file=sys.stderr)
     print(f"model {name_given}, backward {args.backward or 'default'}, {args.n} poems per form "
           f"and variant, {precision} writing, torch threads {torch.get_num_threads()}\n")

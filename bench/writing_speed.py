@@ -2,6 +2,7 @@
 
     python bench/writing_speed.py [--precision auto] [--sizes 1,4,16,64,100,256,1000] [--json F]
     python bench/writing_speed.py --device cuda --model DIR --sizes 1,100,1000,10000
+    python bench/writing_speed.py --numpy --sizes 1,8    # fp32 in NumPy, without torch
     PYTHONPATH=OLD/src python bench/writing_speed.py ...   # the same for an older checkout
 
 Uses only what older versions have too (``load_for_writing``, ``PoemRequest``,
@@ -57,13 +58,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,4,16,64,100,256,1000")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--json", dest="json_path")
+    parser.add_argument("--numpy", action="store_true",
+                        help="write as a one-off command does: fp32 in NumPy, without torch "
+                             "(sample_numpy; not in older code); OPENBLAS_NUM_THREADS sets its threads")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    generator = poem_generator(load_for_writing(args.model, args.device, args.precision), args.model)
     request = PoemRequest.make(args.form)
+    # rows=1 asks for NumPy where it can write the model (a small job, precision auto, CPU)
+    loaded = (load_for_writing(args.model, rows=1) if args.numpy
+              else load_for_writing(args.model, args.device, args.precision))
+    generator = poem_generator(loaded, args.model)
     found: dict = {"model": args.model, "device": args.device, "precision": args.precision,
-                   "threads": torch.get_num_threads()}
+                   "engine": type(generator).__name__, "threads": torch.get_num_threads()}
     if args.device.startswith("cuda"):
         found["gpu"] = torch.cuda.get_device_name()
 

@@ -15,6 +15,7 @@ import torch
 
 from lstmkit.data.corpus import load_poems
 from lstmkit.data.vocab import Vocab
+from lstmkit.decoding import banning
 from lstmkit.model import LanguageModel, ModelConfig
 from lstmkit.sample import Generator, SampleConfig
 
@@ -78,8 +79,7 @@ def test_reference_poem_equals_lstmkit_generator_for_the_same_weights(poems_path
                                     layers=LAYERS, dropout=0.0, tie_weights=False))
     kit.load_state_dict(model.state_dict())
     generator = Generator(kit, vocab)
-    eos = torch.tensor([vocab.eos_id])
-    hook = None if stop_at_eos else (lambda logits, _: logits.index_fill(-1, eos, float("-inf")))
+    hook = None if stop_at_eos else banning([vocab.eos_id], len(vocab))
     for seed in range(3):
         ids = reference.generate_poem(model, reference.Specials.of(vocab), max_len=30,
                                       temperature=0.8, seed=seed, stop_at_eos=stop_at_eos)

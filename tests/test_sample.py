@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
+from lstmkit.decoding import banning
 from lstmkit.errors import LstmkitError, VocabError
 from lstmkit.sample import Generator, SampleConfig, filter_logits, poem_lines
 from lstmkit.tasks.lm import load_model
@@ -61,12 +63,11 @@ def test_greedy_is_the_argmax_path(generator):
 
 def test_hook_masks_are_obeyed(generator):
     vocab = generator.vocab
-    allowed = torch.full((len(vocab),), float("-inf"))
+    allowed = np.full(len(vocab), -np.inf, dtype=np.float32)
     allowed[[vocab.index["山"], vocab.index["月"], vocab.eos_id]] = 0.0
 
-    def only_mountains_and_moons(logits, generated):
-        assert len(generated) == logits.shape[0]
-        return logits + allowed
+    def only_mountains_and_moons(generated):  # the bias added to each step's logits
+        return np.tile(allowed, (len(generated), 1))
 
     for sample in generator.generate("", 5, SampleConfig(seed=0, max_len=10), only_mountains_and_moons):
         assert set(sample.text) <= {"山", "月"}
@@ -82,8 +83,7 @@ def test_generate_finished_only_returns_whole_poems(generator):
     assert len(poems) == 3 and all(p.finished for p in poems)
     with pytest.raises(LstmkitError, match="raise --max-len"):
         generator.generate_finished("", 2, SampleConfig(seed=2, max_len=1, temperature=0),
-                                    hook=lambda logits, _: logits.index_fill(
-                                        -1, torch.tensor([generator.vocab.eos_id]), float("-inf")))
+                                    hook=banning([generator.vocab.eos_id], len(generator.vocab)))
 
 
 def test_filter_logits_top_k_and_top_p():

@@ -43,13 +43,15 @@ def load(model: str | Path | None = None, device: str = "cpu", precision: str = 
     return load_model(folder, device)
 
 
-def _language_model(model, device: str, precision: str, default: str = "tang"):
-    """``model`` if it is already loaded, else the language model it names."""
+def _language_model(model, device: str, precision: str, default: str = "tang",
+                    rows: int | None = None):
+    """``model`` if it is already loaded, else the language model it names, loaded to
+    write ``rows`` rows once (``bundled.load_for_writing``)."""
     if hasattr(model, "vocab"):
         return model
     from .bundled import load_for_writing
 
-    return load_for_writing(model, device, precision, default=default)
+    return load_for_writing(model, device, precision, default=default, rows=rows)
 
 
 def write_poems(form: str | None = None, n: int = 1, *, model=None, tune: str | None = None,
@@ -74,7 +76,8 @@ def write_poems(form: str | None = None, n: int = 1, *, model=None, tune: str | 
                           guidance=guidance)
     request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine,
                                title=title, poet=poet)
-    loaded = _language_model(model, device, precision, default=request.model_name)
+    loaded = _language_model(model, device, precision, default=request.model_name,
+                             rows=request.rows(n) if backward is None else None)
     generator = poem_generator(loaded, str(model))
     request = replace(request, title=_title(generator, title, theme))
     scorer = load_backward(backward, device) if refine and request.form is not None else None
@@ -88,11 +91,11 @@ def write(start: str = "", n: int = 1, *, model=None, max_len: int = SampleConfi
           poet: str = "", guidance: float = SampleConfig.guidance) -> list[str]:
     """``n`` free continuations of ``start`` (each up to the model's end or ``max_len``
     tokens); ``title``, ``theme`` and ``poet`` as for ``write_poems``."""
-    from .sample import Generator
+    from .sample_numpy import generator_for
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p, max_len=max_len,
                           seed=seed, guidance=guidance)
-    generator = Generator.for_model(_language_model(model, device, precision))
+    generator = generator_for(_language_model(model, device, precision, rows=n))
     title = _title(generator, title, theme)
     return [sample.text for sample in generator.generate(start, n, config, title=title, poet=poet)]
 

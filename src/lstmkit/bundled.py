@@ -13,6 +13,10 @@ from .errors import LstmkitError
 
 BUNDLED = ("tang", "songci")
 MODELS = Path(__file__).parent / "models"
+# A model loaded to write at most this many rows at once (poems times candidates), with
+# precision auto on a CPU, writes in NumPy without torch: importing torch costs more than
+# NumPy's slower steps for so few rows (BENCHMARKS.md, "Writing speed").
+QUICK_ROWS = 128
 
 
 def bundled_model_dir(name: str = "tang") -> Path:
@@ -34,16 +38,26 @@ def model_folder(model: str | Path | None, default: str = "tang") -> Path:
 
 
 def load_for_writing(model: str | Path | None = None, device: str = "cpu",
-                     precision: str = "auto", default: str = "tang"):
+                     precision: str = "auto", default: str = "tang", rows: int | None = None):
     """A language model (``tasks.lm.Loaded``) ready to write with: on ``device``, its
     weights in the precision ``precision`` picks (``sample.writing_precision``; auto: int8
     matmuls for an LSTM on a CPU, bf16 on CUDA).
-    Another task's model is refused with ``WrongTaskError``."""
+    Another task's model is refused with ``WrongTaskError``.
+
+    ``rows``, for a model loaded to write once: how many rows it writes at once. Up to
+    ``QUICK_ROWS`` of them, with ``auto`` on a CPU, an LSTM is read without torch
+    (``sample_numpy.NumpyLoaded``, fp32), as importing torch takes longer than the poems."""
+    folder = model_folder(model, default)
+    if rows is not None and rows <= QUICK_ROWS and precision == "auto" and device == "cpu":
+        from .sample_numpy import load_numpy, numpy_readable
+
+        if numpy_readable(folder):
+            return load_numpy(folder)
     from .core.device import resolve_device
     from .sample import prepare_for_writing
     from .tasks.lm import load_model
 
-    loaded = load_model(model_folder(model, default), resolve_device(device))
+    loaded = load_model(folder, resolve_device(device))
     prepare_for_writing(loaded.model, precision)
     return loaded
 

@@ -1,41 +1,24 @@
-"""Stateful decoding: temperature, top-k, top-p, and a logit hook for constraints.
+"""Stateful decoding over a torch model: temperature, top-k, top-p, and a logit hook for
+constraints (what it shares with the decoder without torch is in ``decoding``).
 
 The prompt (``<bos>`` and any start text; for a model trained on a token stream, the
 start text alone, or a newline) is fed once; after that each step feeds one
 token per row and carries the recurrent state, so a token costs the same at position 5
 as at position 500. ``n`` samples run as one batch; rows that reached ``<eos>`` stop
-counting. A ``hook`` may rewrite the logits at every step (the poetry forms use it to
-mask characters), so every decoding strategy obeys the same constraints.
+counting. A ``hook`` may add a bias to the logits at every step (the poetry forms use it
+to mask characters), so every decoding strategy obeys the same constraints.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-
 import torch
 
 from .core.device import native_cpu_bf16
-from .data.condition import MAX_TITLE, Conditioning, title_chars
-from .data.segment import join_function, tokenize
 from .data.vocab import Vocab
-from .errors import LstmkitError, printable
+from .decoding import Decoder, LogitsHook, Sample, poem_lines  # noqa: F401  (their home before)
+from .errors import LstmkitError
 from .model import LanguageModel, State
 from .sample_config import SampleConfig
-
-log = logging.getLogger(__name__)
-
-# hook(logits (N, V), generated ids so far per row) -> logits (N, V)
-LogitsHook = Callable[[torch.Tensor, list[list[int]]], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class Sample:
-    text: str  # start text + generated text, special tokens left out
-    finished: bool  # True when the model ended it with <eos>
-    logprob: float  # log-likelihood of the generated tokens under the model (temperature 1)
-    tokens: int  # generated tokens, <eos> included
 
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
@@ -120,59 +103,22 @@ def _expand(state: State, n: int) -> State:
     return state.expand(-1, n, -1).contiguous()
 
 
-class Generator:
-    """Samples text from a model; build once, call ``generate`` many times."""
+class Generator(Decoder):
+    """Samples text from a torch model; build once, call ``generate`` many times."""
 
     def __init__(self, model: LanguageModel, vocab: Vocab, level: str = "char",
                  mode: str = "poems"):
+        super().__init__(vocab, level, mode)
         self.model = model
-        self.vocab = vocab
-        self.level = level
-        self.stream = mode == "stream"
-        self.join = join_function(level)
         self.device = next(model.parameters()).device
-        # Tokens that are never written: padding, a second <bos>, <unk>, and <eos> where
-        # the model never saw one (a stream has no ends).
-        # A conditioned model's <sep> and poet tokens open a poem and are never written.
-        self.conditioning = Conditioning(vocab)
-        banned = ([vocab.pad_id, vocab.bos_id, vocab.unk_id] + ([vocab.eos_id] if self.stream else [])
-                  + self.conditioning.token_ids)
-        self.banned = torch.tensor(banned, device=self.device)
+        self.device_type = self.device.type
+        self.banned = torch.tensor(self.banned_ids, device=self.device)
 
     @classmethod
     def for_model(cls, loaded) -> Generator:
         """A generator for a loaded checkpoint, tokenizing as its training did."""
         config = loaded.text_config
         return cls(loaded.model, loaded.vocab, config.level, config.mode)
-
-    def _prompt(self, start: str, title: str = "", poet: str = "") -> tuple[list[str], list[int]]:
-        """The start text's tokens and the ids fed for them (after a conditioned model's
-        title and poet)."""
-        tokens = tokenize(start, self.level, cache=False) if start else []
-        if not self.stream:  # poems: every character must be known, and <bos> opens
-            head = self.conditioning.prefix(self.title_tokens(title), poet or None)
-            return tokens, [*head, *self.vocab.encode(tokens, strict=True)]
-        if title or poet:
-            raise LstmkitError("a model of running text reads no title or poet")
-        unknown = self.vocab.unknown(tokens)
-        if unknown:
-            log.warning("%d start token(s) outside the vocabulary, read as <unk>: %s",
-                        len(unknown), " ".join(unknown[:10]))
-        ids = self.vocab.encode(tokens)
-        if not ids:  # nothing to continue: start as after a line break, if the model knows one
-            ids = [self.vocab.index.get("\n", self.vocab.unk_id)]
-        return tokens, ids
-
-    def title_tokens(self, title: str) -> list[str]:
-        """A title as the model reads it; one it cannot read is an error."""
-        if not title:
-            return []
-        kept = title_chars(title)
-        if not kept:
-            raise LstmkitError(f"title '{printable(title)}' has no Chinese characters")
-        if len(kept) > MAX_TITLE:
-            raise LstmkitError(f"title '{printable(title)}' is longer than {MAX_TITLE} characters")
-        return tokenize(kept, self.level, cache=False)
 
     def _prime(self, ids: list[int], n: int) -> tuple[torch.Tensor, State]:
         """Feed the prompt ``ids`` once; return next-token logits (n, V) and the state."""
@@ -181,22 +127,17 @@ class Generator:
         return logits[:, -1].float().expand(n, -1).contiguous(), _expand(state, n)
 
     @torch.inference_mode()
-    def generate(self, start: str = "", n: int = 1, config: SampleConfig = SampleConfig(),
-                 hook: LogitsHook | None = None, title: str = "", poet: str = "") -> list[Sample]:
-        """``n`` continuations of ``start``, each until ``<eos>`` or ``config.max_len`` tokens;
-        a model trained with titles and poets (``data.condition``) writes to ``title`` in
-        the manner of ``poet``."""
-        if n < 1:
-            raise LstmkitError(f"n must be at least 1 (got {n})")
+    def _generate(self, start: str, n: int, config: SampleConfig,
+                  hook: LogitsHook | None, title: str, poet: str) -> list[Sample]:
         was_training = self.model.training
         self.model.eval()  # no dropout while writing; the caller's mode comes back after
         try:
-            return self._generate(start, n, config, hook, title, poet)
+            return self._decode(start, n, config, hook, title, poet)
         finally:
             self.model.train(was_training)
 
-    def _generate(self, start: str, n: int, config: SampleConfig,
-                  hook: LogitsHook | None, title: str, poet: str) -> list[Sample]:
+    def _decode(self, start: str, n: int, config: SampleConfig,
+                hook: LogitsHook | None, title: str, poet: str) -> list[Sample]:
         gen = torch.Generator(device=self.device)
         if config.seed is None:
             gen.seed()
@@ -204,9 +145,7 @@ class Generator:
             gen.manual_seed(config.seed)
         start_tokens, prompt_ids = self._prompt(start, title, poet)  # tokenized (and warned about) once
         logits, state = self._prime(prompt_ids, n)
-        # Guided: n more rows read the same poems without the title and poet; each step
-        # moves the written rows' logits away from theirs (see ``_guide``).
-        guided = bool(config.guidance and (title or poet) and self.conditioning.active)
+        guided = self.guided(config, title, poet)
         if guided:
             plain, plain_state = self._prime(self._prompt(start)[1], n)
             logits, state = torch.cat([logits, plain]), _cat(state, plain_state)
@@ -220,8 +159,9 @@ class Generator:
                 logits = _guide(logits, n, config.guidance)
             log_probs = torch.log_softmax(view, dim=-1)  # (N, V)
             logits = logits.index_fill_(-1, self.banned, float("-inf"))  # the step's own tensor
-            if hook is not None:
-                logits = hook(logits, generated)
+            bias = hook(generated) if hook is not None else None
+            if bias is not None:
+                logits = logits + torch.from_numpy(bias).to(logits.device, logits.dtype)
             if config.temperature == 0:
                 choice = logits.argmax(dim=-1)
             else:
@@ -239,38 +179,4 @@ class Generator:
                 break
             logits, state = self.model.step(torch.cat([choice, choice]) if guided else choice, state)  # (N, V)
             logits = logits.float()
-        return [Sample(text=self.join(start_tokens + self.vocab.decode_tokens(ids)),
-                       finished=bool(ids) and ids[-1] == eos,
-                       logprob=float(lp), tokens=len(ids))
-                for ids, lp in zip(generated, logprob.tolist())]
-
-    def generate_finished(self, start: str = "", n: int = 1,
-                          config: SampleConfig = SampleConfig(), hook: LogitsHook | None = None,
-                          rounds: int = 5, title: str = "", poet: str = "") -> list[Sample]:
-        """``n`` non-empty samples that the model ended with ``<eos>`` (whole poems).
-
-        Unfinished samples are dropped and more are drawn, ``rounds`` batches at most;
-        if too few finish, raises ``LstmkitError`` suggesting a larger ``max_len``.
-        """
-        kept: list[Sample] = []
-        for round_ in range(rounds):
-            seed = config.round_seed(round_)
-            batch = self.generate(start, n - len(kept), replace(config, seed=seed), hook, title, poet)
-            kept.extend(s for s in batch if s.finished and s.text)  # an empty poem is no poem
-            if len(kept) == n:
-                return kept
-        raise LstmkitError(f"only {len(kept)} of {n} samples ended within max_len="
-                           f"{config.max_len} tokens; raise --max-len")
-
-
-def poem_lines(text: str) -> list[str]:
-    """Split a poem into its sentences: a line ends after 。？！ or ；."""
-    lines, current = [], ""
-    for char in text:
-        current += char
-        if char in "。？！；":
-            lines.append(current)
-            current = ""
-    if current:
-        lines.append(current)
-    return lines
+        return self.samples(start_tokens, generated, logprob.tolist())

@@ -22,7 +22,7 @@ sampling_options = options(
     click.option("--max-len", type=int, default=SampleConfig.max_len, show_default=True, help="New tokens at most."),
     click.option("--seed", type=int, help="Make the output reproducible."),
     click.option("--device", default="cpu", show_default=True),
-    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "int8"]), default="auto", show_default=True, help="What to write with; auto: int8 matmuls on a CPU (an LSTM), bf16 on CUDA."),
+    click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "int8"]), default="auto", show_default=True, help="What to write with; auto: int8 matmuls on a CPU (an LSTM; fp32 in NumPy, without torch, for a few poems), bf16 on CUDA."),
     click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
     click.option("--title", default="", help="Write to this title (a model trained with titles, as the bundled ones are), e.g. 秋夜送友."),
     click.option("--theme", help="Keywords, e.g. '月 秋 送别': the real title holding most of them becomes --title."),
@@ -54,12 +54,12 @@ def write(model_dir, start, count, temperature, top_k, top_p, max_len, seed, dev
     """Write free text: continue --start until the model ends or --max-len is reached."""
     from ..bundled import load_for_writing
     from ..poetry.request import sample_record
-    from ..sample import Generator
+    from ..sample_numpy import generator_for
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed, guidance=guidance)
-    loaded = load_for_writing(model_dir, device, precision)
-    generator = Generator.for_model(loaded)
+    loaded = load_for_writing(model_dir, device, precision, rows=count)
+    generator = generator_for(loaded)
     title = _about(generator, title, theme, more_theme, poet)
     samples = generator.generate(start, count, config, title=title, poet=poet)
     if as_json:
@@ -85,15 +85,16 @@ def poem(model_dir, start, count, temperature, top_k, top_p, max_len, seed, devi
          candidates, refine, backward, template, traditional) -> None:
     """Write whole poems; with --form or --acrostic, in a regulated form that is guaranteed."""
     from ..bundled import load_backward, load_for_writing
+    from ..decoding import poem_lines
     from ..poetry.request import PoemRequest, poem_generator, poem_record, write_poems
-    from ..sample import poem_lines
     from ..script import to_script
 
     config = SampleConfig(temperature=temperature, top_k=top_k, top_p=top_p,
                           max_len=max_len, seed=seed, guidance=guidance)
     request = PoemRequest.make(form, tune, tones, rhyme, acrostic, start, candidates, refine,
                                template=template, title=title, poet=poet)
-    loaded = load_for_writing(model_dir, device, precision, default=request.model_name)
+    loaded = load_for_writing(model_dir, device, precision, default=request.model_name,
+                              rows=request.rows(count) if backward is None else None)
     generator = poem_generator(loaded, model_dir)
     if theme is not None or more_theme:
         request = replace(request, title=_about(generator, title, theme, more_theme, poet))

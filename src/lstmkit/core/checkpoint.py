@@ -23,11 +23,8 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError, LstmkitError
 from .folders import atomic_dir
+from .model_files import CONFIG, FORMAT, VERSION, WEIGHTS, read_config, read_json  # noqa: F401
 
-FORMAT = "lstmkit-model"
-VERSION = 2
-READABLE = (1, 2)
-CONFIG, WEIGHTS = "config.json", "model.safetensors"
 TRAINER_JSON, TRAINER_TENSORS = "trainer.json", "trainer.safetensors"
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -83,37 +80,6 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, task: str, meta:
         for name in (WEIGHTS, TRAINER_TENSORS):
             if (tmp / name).exists():
                 os.chmod(tmp / name, mode)
-
-
-def read_config(folder: str | Path, needs: tuple[str, ...] = ()) -> dict:
-    """The checked ``config.json`` of a model folder that also holds its weights and the
-    files in ``needs``; ``task`` is always set."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CheckpointError(f"model folder '{folder}' does not exist")
-    for name in (CONFIG, *needs, WEIGHTS):
-        if not (folder / name).is_file():
-            raise CheckpointError(f"model folder '{folder}' lacks {name}")
-    config = read_json(folder / CONFIG)
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise CheckpointError(f"'{folder / CONFIG}' is not an lstmkit model config")
-    if config.get("version") not in READABLE:
-        raise CheckpointError(f"'{folder}' is format version {config.get('version')}; this "
-                              f"lstmkit reads {' and '.join(map(str, READABLE))}")
-    if config["version"] == 1:
-        config["task"] = "lm"
-    if not isinstance(config.get("task"), str) or not isinstance(config.get("model"), dict):
-        raise CheckpointError(f"'{folder / CONFIG}' names no task or model settings")
-    return config
-
-
-def read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CheckpointError(f"cannot read '{path}': {exc.strerror}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"'{path}' is not valid JSON: {exc}") from exc
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:

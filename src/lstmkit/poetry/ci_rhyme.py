@@ -29,8 +29,8 @@ from ..errors import LstmkitError
 from .cilin import Cilin, default_cilin
 from .forms import RhymeLabel, VerseForm, neighbour_parts, parse_label
 
-if TYPE_CHECKING:  # torch loads only where masks are built: checking a poem needs none
-    import torch
+if TYPE_CHECKING:  # numpy loads only where masks are built: checking a poem needs none
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -173,11 +173,11 @@ def check_part(part: str | None, cilin: Cilin) -> None:
 
 
 @lru_cache(maxsize=8)
-def part_masks(vocab: Vocab, cilin: Cilin) -> dict[tuple[str, str], torch.Tensor]:
-    import torch
-
+def part_masks(vocab: Vocab, cilin: Cilin) -> dict[tuple[str, str], np.ndarray]:
     """(part, class) -> boolean mask (V,) of the vocabulary's characters there."""
-    masks = {(p, c): torch.zeros(len(vocab), dtype=torch.bool)
+    import numpy as np
+
+    masks = {(p, c): np.zeros(len(vocab), dtype=bool)
              for p, part in cilin.parts.items() for c in part.chars}
     for index, token in enumerate(vocab.tokens):
         if len(token) == 1:
@@ -213,10 +213,10 @@ class CiRhymeMasks:
         return all(bool(self._mask({part}, k).any()) for k in rhyme_set.classes) and \
             int(chars.sum()) > len(rhyme_set.lines)
 
-    def _mask(self, parts: set[str], classes: str) -> torch.Tensor:
-        import torch
+    def _mask(self, parts: set[str], classes: str) -> np.ndarray:
+        import numpy as np
 
-        mask = torch.zeros(len(self.vocab), dtype=torch.bool)
+        mask = np.zeros(len(self.vocab), dtype=bool)
         for p in parts:
             for c in classes:
                 if (p, c) in self.masks:
@@ -238,7 +238,7 @@ class CiRhymeMasks:
     def fresh(self) -> dict[str, set[str]]:
         return {letter: set(parts) for letter, parts in self.start.items()}
 
-    def mask(self, state: dict[str, set[str]], line: int) -> torch.Tensor:
+    def mask(self, state: dict[str, set[str]], line: int) -> np.ndarray:
         """Mask (V,) of the characters that may end ``line`` (a rhyming line)."""
         letter, classes = self.set_of[line]
         return self._mask(state[letter], classes)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import torch
+import numpy as np
 
 from ..data.corpus import HAN
 from ..data.vocab import Vocab
@@ -191,7 +191,7 @@ class FormConstraint:
                 number = bank.number(("tone", tone), lambda: self.han & (
                     self.known if tone is None else self.tone[tone]))
         else:
-            number = bank.number(("han",), lambda: self.han.clone())
+            number = bank.number(("han",), lambda: self.han.copy())
         if last:  # no line may repeat an earlier one
             bans.update(index[earlier[-1]] for earlier in row.lines
                         if earlier[:-1] == row.text and earlier[-1] in index)
@@ -210,15 +210,15 @@ class FormConstraint:
         """The character a ci's 叠韵/叠句 line must write next, or None."""
         return self.ci.forced(row.lines, row.line, row.pos) if self.ci else None
 
-    def _group_mask(self, groups: set[str]) -> torch.Tensor:
-        mask = torch.zeros(len(self.vocab), dtype=torch.bool)
+    def _group_mask(self, groups: set[str]) -> np.ndarray:
+        mask = np.zeros(len(self.vocab), dtype=bool)
         for g in groups:
             mask |= self.group[g]
         return mask
 
-    def _first_line_end(self, row: _Row) -> torch.Tensor:
+    def _first_line_end(self, row: _Row) -> np.ndarray:
         """Strict mode, line 1's last character: a rhyme, or 仄 for a non-rhyming start."""
-        mask = torch.zeros(len(self.vocab), dtype=torch.bool)
+        mask = np.zeros(len(self.vocab), dtype=bool)
         if any(self.patterns[p].first_rhymes for p in row.patterns):
             mask |= self._group_mask(row.groups)
         if any(not self.patterns[p].first_rhymes for p in row.patterns):
@@ -290,7 +290,9 @@ class FormConstraint:
         return f"'{token}' ({mark}) at {where} fits no standard tone pattern of {form.name}"
 
     # --- the hook ---------------------------------------------------------------------
-    def __call__(self, logits: torch.Tensor, generated: list[list[int]]) -> torch.Tensor:
+    def __call__(self, generated: list[list[int]]) -> np.ndarray:
+        """The next step's additive bias (N, V) float32 for the rows ``generated`` so far:
+        0 where the form allows a character, -inf where not, plus the rules' costs."""
         if not self.rows:
             self.rows = [replace(self.opening, patterns=set(self.opening.patterns),
                                  groups=set(self.opening.groups), lines=list(self.opening.lines),
@@ -335,7 +337,7 @@ class FormConstraint:
             mask[banned_rows, banned_cols] = float("-inf")
         if entries:
             entries.apply(mask, batch, [not row.dead for row in self.rows])
-        return batch.apply(logits, base=mask)
+        return batch.apply(mask)
 
     def _speaks(self, row: _Row) -> bool:
         """Whether the rules speak of ``row``'s next character: not when the next token is
@@ -350,8 +352,8 @@ class FormConstraint:
         states = [(self.rows[i].lines, self.rows[i].text, self.form.lengths[self.rows[i].line])
                   for i in speaking]
         parts = [rule.batch_bias(states) for rule in self.batch_rules]
-        index = torch.tensor(speaking, dtype=torch.long)
-        rows, tokens, values = (torch.cat(column) for column in zip(*parts))
+        index = np.asarray(speaking, dtype=np.intp)
+        rows, tokens, values = (np.concatenate(column) for column in zip(*parts))
         return Entries(index[rows], tokens, values, size=len(self.rows))
 
     def complete(self, index: int) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
-import torch
+import numpy as np
 
 
 class MaskBank:
@@ -24,9 +24,9 @@ class MaskBank:
         self.size = size
         self._number: dict[Hashable, int] = {}
         self._members: list[frozenset[int]] = []
-        self._table = torch.zeros(16, size)  # additive: 0 allowed, -inf not
+        self._table = np.zeros((16, size), dtype=np.float32)  # additive: 0 allowed, -inf not
 
-    def number(self, key: Hashable, build: Callable[[], torch.Tensor]) -> int:
+    def number(self, key: Hashable, build: Callable[[], np.ndarray]) -> int:
         """The number of the mask ``key`` names; ``build()`` makes it (V,) the first time."""
         found = self._number.get(key)
         if found is not None:
@@ -34,16 +34,16 @@ class MaskBank:
         mask = build()
         found = len(self._members)
         if found == len(self._table):  # full: double the table
-            self._table = torch.cat([self._table, torch.zeros_like(self._table)])
-        self._table[found] = torch.zeros(self.size).masked_fill(~mask, float("-inf"))
-        self._members.append(frozenset(mask.nonzero()[:, 0].tolist()))
+            self._table = np.concatenate([self._table, np.zeros_like(self._table)])
+        self._table[found] = np.where(mask, 0.0, -np.inf)
+        self._members.append(frozenset(np.flatnonzero(mask).tolist()))
         self._number[key] = found
         return found
 
     def single(self, token: int | None) -> int:
         """The number of the mask allowing only ``token`` (nothing at all for None)."""
-        def build() -> torch.Tensor:
-            mask = torch.zeros(self.size, dtype=torch.bool)
+        def build() -> np.ndarray:
+            mask = np.zeros(self.size, dtype=bool)
             if token is not None:
                 mask[token] = True
             return mask
@@ -53,7 +53,7 @@ class MaskBank:
         """The token ids mask ``number`` allows."""
         return self._members[number]
 
-    def gather(self, numbers: list[int]) -> torch.Tensor:
+    def gather(self, numbers: list[int]) -> np.ndarray:
         """(N, V) float: row i is mask ``numbers[i]`` as additive logits, 0 where allowed
-        and -inf elsewhere (a new tensor, free to change)."""
-        return self._table[torch.tensor(numbers, dtype=torch.long)]
+        and -inf elsewhere (a new array, free to change)."""
+        return self._table[np.asarray(numbers, dtype=np.intp)]

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 from ..data.vocab import Vocab
 from .forms import VerseForm
 
-if TYPE_CHECKING:  # torch loads only for the writing rule: scoring a couplet needs none
-    import torch
+if TYPE_CHECKING:  # numpy loads only for the writing rule: scoring a couplet needs none
+    import numpy as np
 
 TABLE = Path(__file__).with_name("parallel.json")
 MIDDLE = (2, 4)  # 0-based first lines of the middle couplets of an eight-line poem
@@ -113,19 +113,18 @@ def default_table() -> ParallelTable:
 
 
 class PairScores:
-    """Pair scores of one character against a whole vocabulary, as a tensor (V,)."""
+    """Pair scores of one character against a whole vocabulary, as an array (V,)."""
 
     def __init__(self, vocab: Vocab, table: ParallelTable):
-        import torch
+        import numpy as np
 
         self.vocab, self.table = vocab, table
         known = [(i, table.index[t]) for i, t in enumerate(vocab.tokens) if t in table.index]
-        self._ids = torch.tensor([i for i, _ in known], dtype=torch.long)  # vocabulary ids
-        self._rows = torch.tensor([j for _, j in known], dtype=torch.long)  # table rows
-        classes = torch.tensor(table.classes, dtype=torch.long)
+        self._ids = np.array([i for i, _ in known], dtype=np.intp)  # vocabulary ids
+        self._rows = np.array([j for _, j in known], dtype=np.intp)  # table rows
+        classes = np.array(table.classes, dtype=np.intp)
         self._class_of = classes[self._rows]  # (K,) class of each known vocabulary token
-        self._class_ratio = torch.tensor(table.class_ratio)  # (C, C)
-        self._log_p = torch.tensor(table.log_p)
+        self._class_ratio = np.array(table.class_ratio, dtype=np.float32)  # (C, C)
         position = {j: k for k, (_, j) in enumerate(known)}
         partners: dict[str, list[tuple[int, float]]] = {}
         for pair, ratio in table.pair_ratio.items():
@@ -133,23 +132,23 @@ class PairScores:
             if b in position:
                 partners.setdefault(pair[0], []).append((position[b], ratio))
         # Per character: the places among the known tokens of its partners, and their ratios.
-        self._partners = {a: (torch.tensor([k for k, _ in found]),
-                              torch.tensor([r for _, r in found]))
+        self._partners = {a: (np.array([k for k, _ in found], dtype=np.intp),
+                              np.array([r for _, r in found], dtype=np.float32))
                           for a, found in partners.items()}
 
-    def scores(self, a: str) -> torch.Tensor | None:
+    def scores(self, a: str) -> np.ndarray | None:
         """(V,) pair scores of every vocabulary token with ``a`` (0 where unknown)."""
+        import numpy as np
+
         table = self.table
         if a not in table.index:
             return None
         ratio = WEIGHT_CLASSES * self._class_ratio[table.classes[table.index[a]]][self._class_of]
         if a in self._partners:
             places, pair_ratio = self._partners[a]
-            ratio[places] += (1 - WEIGHT_CLASSES) * pair_ratio
-        import torch
-
-        out = torch.zeros(len(self.vocab))
-        out[self._ids] = ratio.log().clamp(-CLIP, CLIP)
+            ratio[places] += np.float32(1 - WEIGHT_CLASSES) * pair_ratio
+        out = np.zeros(len(self.vocab), dtype=np.float32)
+        out[self._ids] = np.clip(np.log(ratio), -CLIP, CLIP)
         return out
 
 
@@ -167,9 +166,9 @@ class ParallelRule:
     def __init__(self, vocab: Vocab, form: VerseForm, weight: float = BONUS):
         self.scorer, self.weight = pair_scores(vocab), weight
         self.seconds = {first + 1 for first in MIDDLE} if form.lines == 8 else set()
-        self._bonus: dict[str, torch.Tensor | None] = {}  # per answered character
+        self._bonus: dict[str, np.ndarray | None] = {}  # per answered character
 
-    def bias(self, lines: list[str], text: str, length: int | None) -> torch.Tensor | None:
+    def bias(self, lines: list[str], text: str, length: int | None) -> np.ndarray | None:
         if len(lines) not in self.seconds or len(text) >= len(lines[-1]):
             return None
         answered = lines[-1][len(text)]

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from ..data.condition import Conditioning
+from ..decoding import Sample
 from ..errors import LstmkitError
-from ..sample import Sample
 from .check import split_lines
 from .forms import VerseForm
 from .parallel import default_table as parallel_table
@@ -66,10 +64,11 @@ class BackwardScorer:
         return mean_logprobs(self.model, self.vocab, texts, reverse=True)
 
 
-@torch.inference_mode()
 def mean_logprobs(model, vocab, texts: list[str], reverse: bool = False) -> list[float]:
     """Per text: the mean log-probability per token that the language model ``model`` gives
     its characters (read right to left when ``reverse``) and the end, in one padded batch."""
+    import torch  # only here: choosing among candidates without a backward model needs none
+
     head = Conditioning(vocab).prefix()  # <bos>, and <sep> for a conditioned model (not scored)
     rows = [[*head, *vocab.encode(list(text[::-1] if reverse else text)), vocab.eos_id]
             for text in texts]
@@ -81,7 +80,8 @@ def mean_logprobs(model, vocab, texts: list[str], reverse: bool = False) -> list
     was_training = model.training
     model.eval()
     try:
-        logits, _ = model(ids[:, :-1])  # (N, T-1, V)
+        with torch.inference_mode():
+            logits, _ = model(ids[:, :-1])  # (N, T-1, V)
     finally:
         model.train(was_training)
     logp = torch.log_softmax(logits.float(), dim=-1)
@@ -105,11 +105,11 @@ def rank(samples: list[Sample], form: VerseForm | None,
     if not samples:
         return []
     back = backward.mean_logprobs([s.text for s in samples]) if backward else [None] * len(samples)
-    table = parallel_table()
+    # Only a 律诗 has middle couplets to score: others need not read the table (50 ms).
+    table = parallel_table() if form is not None and form.regulated and form.lines == 8 else None
     found = []
-    regulated = form is not None and form.regulated
     for sample, b in zip(samples, back):
-        couplets = table.couplets([x.text for x in split_lines(sample.text)]) if regulated else []
+        couplets = table.couplets([x.text for x in split_lines(sample.text)]) if table else []
         found.append(Candidate(
             sample, sample.logprob / max(1, sample.tokens), b,
             sum(c.score for c in couplets) / len(couplets) if couplets else 0.0,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from ..data.corpus import HAN
 from ..data.vocab import Vocab
@@ -185,7 +185,7 @@ class RepetitionRule:
         return costs
 
     def batch_bias(self, states: list[tuple[list[str], str, int]]
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``bias`` for many rows of a form at once: ``states`` holds each row's finished
         lines, current line and that line's length. Returns (row, token id,
         value) of every entry the rows' dicts from ``bias`` would hold: -inf bans, the
@@ -203,35 +203,34 @@ class RepetitionRule:
             allowed.append(self.may_double_last(text, length))
         found = [self._group_bias(here, rows, ids, prev, allowed) for here, rows in groups.items()]
         if not found:
-            empty = torch.zeros(0, dtype=torch.long)
-            return empty, empty, torch.zeros(0, dtype=torch.float64)
+            empty = np.zeros(0, dtype=np.intp)
+            return empty, empty, np.zeros(0, dtype=np.float64)
         rows, tokens, values = zip(*found)
-        return torch.cat(rows), torch.cat(tokens), torch.cat(values)
+        return np.concatenate(rows), np.concatenate(tokens), np.concatenate(values)
 
     def _group_bias(self, here: tuple[int, int], rows: list[int], ids: list[list[int]],
                     prev: list[int], allowed: list[bool]):
         """``batch_bias`` for the rows at one place of the poem (so with the same fixed
         characters still to come)."""
         written = max(len(ids[r]) for r in rows)
-        table = torch.tensor([ids[r] + [-1] * (written - len(ids[r])) for r in rows],
-                             dtype=torch.long).reshape(len(rows), written)
+        table = np.array([ids[r] + [-1] * (written - len(ids[r])) for r in rows],
+                         dtype=np.intp).reshape(len(rows), written)
         index = self.vocab.index
         coming = [index[c] for where, c in self.fixed.items() if where > here]
-        chars = torch.cat([table, torch.tensor(coming, dtype=torch.long).expand(len(rows), -1)], 1)
+        chars = np.concatenate([table, np.broadcast_to(np.array(coming, dtype=np.intp),
+                                                       (len(rows), len(coming)))], 1)
         valid = chars >= 0
         same = (chars[:, :, None] == chars[:, None, :]) & valid[:, None, :] & valid[:, :, None]
         uses = same.sum(-1)  # (R, C): uses of each place's character, still-to-come included
-        earlier = same & torch.ones(chars.shape[1], chars.shape[1], dtype=torch.bool).tril(-1)
+        earlier = same & np.tri(chars.shape[1], k=-1, dtype=bool)
         first = valid & ~earlier.any(-1)  # one entry per distinct character
         repeats = (valid[:, :written].sum(1) - first[:, :written].sum(1)).tolist()
-        cost = torch.tensor([self.penalty * self.surprises[k + 1] for k in repeats],
-                            dtype=torch.float64)
-        values = torch.where(uses >= self.max_uses, float("-inf"), -cost[:, None] * uses.double())
-        before = torch.tensor([prev[r] for r in rows], dtype=torch.long)
+        cost = np.array([self.penalty * self.surprises[k + 1] for k in repeats], dtype=np.float64)
+        values = np.where(uses >= self.max_uses, -np.inf, -cost[:, None] * uses)
+        before = np.array([prev[r] for r in rows], dtype=np.intp)
         is_prev = (chars == before[:, None]) & (before[:, None] >= 0)
         prev_uses = (is_prev & valid).sum(1)
-        free = torch.tensor([allowed[r] for r in rows]) & (prev_uses < self.max_uses)
+        free = np.array([allowed[r] for r in rows], dtype=bool) & (prev_uses < self.max_uses)
         # A reduplication real poems use here is one word, not a repeat: no cost.
-        values = torch.where(is_prev, torch.where(free, 0.0, float("-inf"))[:, None].double(), values)
-        where = first.nonzero()
-        return (torch.tensor(rows, dtype=torch.long)[where[:, 0]], chars[first], values[first])
+        values = np.where(is_prev, np.where(free, 0.0, -np.inf)[:, None], values)
+        return np.array(rows, dtype=np.intp)[np.nonzero(first)[0]], chars[first], values[first]

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ..data.vocab import Vocab
+from ..decoding import Decoder, Sample, poem_lines
 from ..errors import LstmkitError
-from ..sample import Generator, Sample, SampleConfig, poem_lines
+from ..sample_config import SampleConfig
+from ..sample_numpy import generator_for
 from ..script import to_script
 from .check import CheckResult, check_poem
 from .constraint import FormConstraint
@@ -78,12 +80,17 @@ class PoemRequest:
                    refine=refine, fixed=tuple(sorted(fixed.items())), title=title.strip(),
                    poet=poet.strip())
 
+    def rows(self, n: int) -> int:
+        """The rows a call for ``n`` poems writes at once: ``candidates`` per poem of a
+        form, one per free poem."""
+        return n * self.candidates if self.form is not None else n
+
     def steered(self, config: SampleConfig) -> SampleConfig:
         """``config``, with no guidance unless the user asked for a title or poet (a ci's
         tune, given on its own, is the model's usual prompt, not a topic to steer by)."""
         return config if (self.title or self.poet) else replace(config, guidance=0.0)
 
-    def about(self, generator: Generator) -> dict[str, str]:
+    def about(self, generator: Decoder) -> dict[str, str]:
         """The title and poet a conditioned model is given: the ones asked for; a ci with
         no title asked is written to its tune's name, as the ci model was trained."""
         title = self.title
@@ -119,7 +126,7 @@ class PoemRequest:
         return rules
 
 
-def poem_generator(loaded, name: str | None = None) -> Generator:
+def poem_generator(loaded, name: str | None = None) -> Decoder:
     """A generator over a loaded language model (``tasks.lm.Loaded``) that can write poems:
     one trained on poems, character by character."""
     config = loaded.text_config
@@ -129,7 +136,7 @@ def poem_generator(loaded, name: str | None = None) -> Generator:
     if config.reverse:
         raise LstmkitError(f"model '{name}' reads poems right to left: it can rank candidates "
                            "(--backward) but not write")
-    return Generator.for_model(loaded)
+    return generator_for(loaded)
 
 
 # On a CPU a decoding pass of more rows than this is slower per row (the int8 matmuls fall
@@ -147,7 +154,7 @@ def passes(rows: int, device_type: str = "cpu") -> list[int]:
     return [rows // count + (1 if part < rows % count else 0) for part in range(count)]
 
 
-def write_poems(generator: Generator, request: PoemRequest, n: int,
+def write_poems(generator: Decoder, request: PoemRequest, n: int,
                 config: SampleConfig = SampleConfig(),
                 backward: BackwardScorer | None = None) -> list[Sample]:
     """``n`` distinct poems for ``request``, best first. With a form, each keeps it (and
@@ -164,7 +171,7 @@ def write_poems(generator: Generator, request: PoemRequest, n: int,
     for round_ in range(request.rounds):
         seed = config.round_seed(round_)
         rows = max(1, n - len(kept)) * request.candidates
-        for part, size in enumerate(passes(rows, generator.device.type)):
+        for part, size in enumerate(passes(rows, generator.device_type)):
             constraint = request.constraint(generator.vocab, rules)
             part_seed = seed if part == 0 or seed is None else (seed * PART_SEED + part) % 2**64
             samples = generator.generate(

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-import torch
+import numpy as np
 
+from ..decoding import Decoder, Sample
 from ..errors import LstmkitError
-from ..sample import Generator, Sample, SampleConfig
+from ..sample_config import SampleConfig
 from .check import CLAUSE_END, SENTENCE_END
 from .constraint import FormConstraint
 from .request import PoemRequest
@@ -35,7 +36,7 @@ class Reader:
     on_restart: Callable[[], None] = lambda: None
 
 
-def stream_poems(generator: Generator, request: PoemRequest, config: SampleConfig,
+def stream_poems(generator: Decoder, request: PoemRequest, config: SampleConfig,
                  readers: list[Reader]) -> list[Sample | LstmkitError]:
     """One poem of ``request.form`` per reader, written as one batch (see the module
     docstring); per reader its poem, or the error saying none was found in the budget."""
@@ -69,7 +70,7 @@ def stream_poems(generator: Generator, request: PoemRequest, config: SampleConfi
     return results
 
 
-def stream_poem(generator: Generator, request: PoemRequest, config: SampleConfig,
+def stream_poem(generator: Decoder, request: PoemRequest, config: SampleConfig,
                 on_char: Callable[[int, int, str], None],
                 on_restart: Callable[[], None] = lambda: None) -> Sample:
     """``stream_poems`` for one reader; raises ``LstmkitError`` when no poem is found."""
@@ -100,9 +101,9 @@ class _Watch:
             self.readers[row].on_char(place[0], place[1], token)
             place[1] += 1
 
-    def __call__(self, logits: torch.Tensor, generated: list[list[int]]) -> torch.Tensor:
+    def __call__(self, generated: list[list[int]]) -> np.ndarray:
         for row, ids in enumerate(generated):
             for token_id in ids[self.seen[row]:]:
                 self.report(row, self.tokens[token_id])
             self.seen[row] = len(ids)
-        return self.constraint(logits, generated)
+        return self.constraint(generated)

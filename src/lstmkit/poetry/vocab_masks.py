@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import torch
+import numpy as np
 
 from ..data.corpus import HAN
 from ..data.vocab import Vocab
@@ -19,10 +19,10 @@ from .prosody import PING, ZE, Prosody
 class VocabMasks:
     """Boolean masks (V,) over a vocabulary, computed once per vocabulary."""
 
-    han: torch.Tensor  # single Han characters
-    tone: dict[str, torch.Tensor]  # 平 / 仄: characters with a reading of that tone
-    known: torch.Tensor  # characters whose tone is known (an unknown one never goes where a tone is held)
-    group: dict[str, torch.Tensor]  # rhyme group -> the characters that rhyme there by a dominant reading
+    han: np.ndarray  # single Han characters
+    tone: dict[str, np.ndarray]  # 平 / 仄: characters with a reading of that tone
+    known: np.ndarray  # characters whose tone is known (an unknown one never goes where a tone is held)
+    group: dict[str, np.ndarray]  # rhyme group -> the characters that rhyme there by a dominant reading
     mark_id: dict[str, int]  # ， 。 、 -> token id, for those in the vocabulary
 
 
@@ -42,8 +42,8 @@ def vocab_masks(vocab: Vocab, prosody: Prosody) -> VocabMasks:
             if g in group:
                 group[g].append(index)
 
-    def mask(indices: list[int]) -> torch.Tensor:  # one assignment per mask, not per character
-        out = torch.zeros(len(vocab), dtype=torch.bool)
+    def mask(indices: list[int]) -> np.ndarray:  # one assignment per mask, not per character
+        out = np.zeros(len(vocab), dtype=bool)
         out[indices] = True
         return out
 
