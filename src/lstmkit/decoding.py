@@ -5,13 +5,14 @@ Two decoders write: ``sample.Generator`` over a torch model (int8, bf16 or fp32;
 GPU), and ``sample_numpy.NumpyGenerator`` over the same weights in NumPy (fp32, CPU), which
 a one-off command uses to write without loading torch. Both feed the prompt once, then one
 token per row per step, add a hook's bias (the forms' masks and the rules, as NumPy arrays)
-and draw by inverse CDF from the same uniform numbers for a seed (``TorchUniforms``), so
-they write the same text for a seed wherever their logits agree.
+and draw by inverse CDF from the same uniform numbers for a seed on a CPU
+(``TorchUniforms``), so they write the same text for a seed wherever their logits agree.
 """
 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -63,7 +64,7 @@ class TorchUniforms:
         return ((raw & 0xFFFFFF).astype(np.float32) * np.float32(2.0 ** -24))
 
 
-class Decoder:
+class Decoder(ABC):
     """A model's vocabulary and tokenizing, as a decoder needs them; a subclass writes
     (``_generate``). Build once, call ``generate`` many times."""
 
@@ -132,9 +133,10 @@ class Decoder:
             raise LstmkitError(f"n must be at least 1 (got {n})")
         return self._generate(start, n, config, hook, title, poet)
 
+    @abstractmethod
     def _generate(self, start: str, n: int, config: SampleConfig, hook: LogitsHook | None,
                   title: str, poet: str) -> list[Sample]:
-        raise NotImplementedError
+        """``generate`` for ``n`` at least 1: the decoder's own loop."""
 
     def generate_finished(self, start: str = "", n: int = 1,
                           config: SampleConfig = SampleConfig(), hook: LogitsHook | None = None,

@@ -15,7 +15,7 @@ import torch
 
 from .core.device import native_cpu_bf16
 from .data.vocab import Vocab
-from .decoding import Decoder, LogitsHook, Sample, poem_lines  # noqa: F401  (their home before)
+from .decoding import Decoder, LogitsHook, Sample, poem_lines  # noqa: F401 (Sample, poem_lines lived here)
 from .errors import LstmkitError
 from .model import LanguageModel, State
 from .sample_config import SampleConfig
