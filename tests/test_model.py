@@ -185,3 +185,20 @@ def test_multiply_adds_count_each_matmul_of_a_token():
     untied = ModelConfig(vocab_size=100, embedding_size=8, hidden_size=12, layers=1,
                          tie_weights=False, cell="gru")
     assert untied.multiply_adds() == 3 * 12 * 20 + 12 * 100
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"embedding_size": 512.0}, "embedding_size must be a whole number"),
+    ({"layers": True}, "layers must be a whole number"),
+    ({"vocab_size": "x"}, "vocab_size must be a whole number"),
+    ({"dropout": "0.2"}, "dropout must be a finite number"),
+    ({"dropout": float("nan")}, "dropout must be a finite number"),
+    ({"tie_weights": "no"}, "tie_weights must be true or false"),
+])
+def test_a_setting_of_the_wrong_kind_is_named(settings, message):
+    """config.json may hold anything: a wrong kind is refused by name, not a traceback."""
+    with pytest.raises(LstmkitError, match=message):
+        ModelConfig.from_dict({"vocab_size": 10, **settings})
+    import numpy as np
+
+    assert ModelConfig(vocab_size=np.int64(10), dropout=np.float32(0.1)).vocab_size == 10

@@ -190,3 +190,15 @@ def test_a_poem_command_never_imports_torch(verse_model_dir):
               "print(len(out.output.splitlines()), 'torch' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["2", "False"]
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("layers", 0, "layers must be at least 1"), ("embedding_size", 8.0, "must be a whole number"),
+    ("cell", "gru", "holds a gru: NumPy writes LSTMs")])
+def test_wrong_settings_are_named_without_torch_too(tmp_path, setting, value, message):
+    folder = _folder(tmp_path, embedding_size=8, hidden_size=12, layers=1)
+    config = json.loads((folder / "config.json").read_text())
+    config["model"][setting] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=message):
+        load_numpy(folder)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
@@ -21,8 +20,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .core.dropout import Dropout, run_layers
 from .errors import LstmkitError
+from .model_config import CELL_NAMES, POOLINGS, ModelConfig, SequenceConfig  # noqa: F401
 
-CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}  # by CELL_NAMES
 _INITS = ("uniform_", "normal_", "kaiming_uniform_", "xavier_uniform_", "zeros_", "ones_")
 
 
@@ -42,64 +42,6 @@ def weights_to_be_loaded():
 
 # LSTM state is (h, c), each (layers, B, H); GRU and RNN state is h alone.
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int
-    cell: str = "lstm"
-    embedding_size: int = 512
-    hidden_size: int = 512
-    layers: int = 2
-    dropout: float = 0.2
-    tie_weights: bool = True  # share the embedding matrix with the output head
-    # Training only: score each batch against its own targets and this many other tokens
-    # drawn at random instead of the whole vocabulary (tasks.lm_sampled); 0: the full softmax.
-    # Evaluation and writing always use the full softmax.
-    sampled_softmax: int = 0
-    # With sampled_softmax: the lowest ids (the special tokens, then the most frequent, as a
-    # Vocab ranks them) are always scored exactly; the draw is from the ids above them.
-    sampled_keep: int = 0
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise LstmkitError(f"unknown cell '{self.cell}' (choose from {', '.join(CELLS)})")
-        for name in ("vocab_size", "embedding_size", "hidden_size", "layers"):
-            if getattr(self, name) < 1:
-                raise LstmkitError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise LstmkitError(f"dropout must be in [0, 1) (got {self.dropout})")
-        if self.sampled_softmax < 0:
-            raise LstmkitError(f"sampled_softmax must be 0 (full softmax) or more (got {self.sampled_softmax})")
-        if self.sampled_keep < 0:
-            raise LstmkitError(f"sampled_keep must be 0 or more (got {self.sampled_keep})")
-        if self.sampled_keep and not self.sampled_softmax:
-            raise LstmkitError("sampled_keep applies to a sampled softmax: set sampled_softmax too")
-
-    def multiply_adds(self) -> int:
-        """Multiply-adds of one token's forward pass: every recurrent layer's input and
-        hidden matmuls, the projection before a tied head, and the head (the embedding is
-        a lookup)."""
-        gates = {"lstm": 4, "gru": 3, "rnn": 1}[self.cell]
-        total, width = 0, self.embedding_size
-        for _ in range(self.layers):
-            total += gates * self.hidden_size * (width + self.hidden_size)
-            width = self.hidden_size
-        if self.tie_weights and width != self.embedding_size:
-            total += width * self.embedding_size
-            width = self.embedding_size
-        return total + width * self.vocab_size
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> ModelConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise LstmkitError(f"unknown model setting(s): {', '.join(unknown)}")
-        return cls(**values)
 
 
 class LanguageModel(nn.Module):
@@ -250,43 +192,6 @@ def int8_pack(weight: torch.Tensor, bias: torch.Tensor | None):
 def int8_linear(x: torch.Tensor, packed) -> torch.Tensor:
     """``x @ weight.T + bias`` for ``int8_pack``'s weight; ``x`` is quantized per call."""
     return torch.ops.quantized.linear_dynamic(x, packed, True)  # 7-bit activations: safe without VNNI
-
-
-POOLINGS = ("last", "mean")
-
-
-@dataclass(frozen=True)
-class SequenceConfig:
-    input_size: int  # numbers per time step
-    output_size: int  # numbers per sequence the head produces
-    cell: str = "lstm"
-    hidden_size: int = 64
-    layers: int = 1
-    dropout: float = 0.0
-    bidirectional: bool = False
-    pooling: str = "last"  # last: the final state; mean: the mean of the outputs over the steps
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise LstmkitError(f"unknown cell '{self.cell}' (choose from {', '.join(CELLS)})")
-        for name in ("input_size", "output_size", "hidden_size", "layers"):
-            if getattr(self, name) < 1:
-                raise LstmkitError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise LstmkitError(f"dropout must be in [0, 1) (got {self.dropout})")
-        if self.pooling not in POOLINGS:
-            raise LstmkitError(f"pooling must be one of {', '.join(POOLINGS)} (got '{self.pooling}')")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> SequenceConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise LstmkitError(f"unknown model setting(s): {', '.join(unknown)}")
-        return cls(**values)
 
 
 class SequenceModel(nn.Module):

@@ -22,7 +22,8 @@ from .core.model_files import WEIGHTS, read_arrays, read_config
 from .data.text_config import TextConfig
 from .data.vocab import Vocab
 from .decoding import Decoder, LogitsHook, Sample, TorchUniforms
-from .errors import CheckpointError
+from .errors import CheckpointError, LstmkitError
+from .model_config import ModelConfig
 from .sample_config import SampleConfig
 
 VOCAB = "vocab.json"
@@ -48,7 +49,7 @@ class NumpyLM:
     per layer ``[W_ih; W_hh]^T`` (E+H, 4H) and ``b_ih + b_hh``, the projection and the head
     transposed for ``x @ W``."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], settings: dict, where: str):
+    def __init__(self, arrays: dict[str, np.ndarray], settings: ModelConfig, where: str):
         def get(name: str, shape: tuple[int, ...]) -> np.ndarray:  # as stored: fp16 or fp32
             value = arrays.get(name)
             if value is None or value.shape != shape:
@@ -68,8 +69,8 @@ class NumpyLM:
                 row += part.shape[1]
             return out
 
-        v, e, h = settings["vocab_size"], settings["embedding_size"], settings["hidden_size"]
-        self.layers, self.hidden = settings["layers"], h
+        v, e, h = settings.vocab_size, settings.embedding_size, settings.hidden_size
+        self.layers, self.hidden = settings.layers, h
         self.embedding = get("embedding.weight", (v, e))  # (V, E), looked up and then converted
         self.fused = []
         width = e
@@ -79,7 +80,7 @@ class NumpyLM:
             self.fused.append((transposed(get(f"rnn.weight_ih_l{k}", (4 * h, width)),
                                           get(f"rnn.weight_hh_l{k}", (4 * h, h))), bias))
             width = h  # weights (width + H, 4H): x @ W runs faster than x @ W.T for a few rows
-        tied = settings.get("tie_weights", True)
+        tied = settings.tie_weights
         self.project = (transposed(get("project.weight", (e, h)))  # (H, E)
                         if tied and h != e else None)
         self.head = transposed(self.embedding if tied else get("head.weight", (v, h)))  # (., V)
@@ -148,17 +149,17 @@ def load_numpy(folder: str | Path) -> NumpyLoaded:
     folder = Path(folder)
     config = read_config(folder, needs=(VOCAB,))
     vocab = Vocab.load(folder / VOCAB)
-    settings = config["model"]
     try:
-        if settings.get("cell", "lstm") != "lstm":
-            raise CheckpointError(f"'{folder}' holds a {settings['cell']}: NumPy writes LSTMs")
-        if settings["vocab_size"] != len(vocab):
-            raise CheckpointError(f"'{folder}': config says {settings['vocab_size']} tokens, "
-                                  f"vocab.json has {len(vocab)}")
-        model = NumpyLM(read_arrays(folder / WEIGHTS), settings, str(folder / WEIGHTS))
-    except (KeyError, TypeError) as exc:
+        settings = ModelConfig.from_dict(config["model"])
+    except (TypeError, LstmkitError) as exc:
         raise CheckpointError(f"'{folder / 'config.json'}' has invalid model settings: {exc}") from exc
-    return NumpyLoaded(model, vocab, config)
+    if settings.cell != "lstm":
+        raise CheckpointError(f"'{folder}' holds a {settings.cell}: NumPy writes LSTMs")
+    if settings.vocab_size != len(vocab):
+        raise CheckpointError(f"'{folder}': config says {settings.vocab_size} tokens, "
+                              f"vocab.json has {len(vocab)}")
+    return NumpyLoaded(NumpyLM(read_arrays(folder / WEIGHTS), settings, str(folder / WEIGHTS)),
+                       vocab, config)
 
 
 def filter_logits(logits: np.ndarray, top_k: int = 0, top_p: float = 1.0) -> np.ndarray:
