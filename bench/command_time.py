@@ -32,11 +32,14 @@ def run(src: Path, args: list[str]) -> tuple[float, float, str]:
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "lstmkit", *args], env=env, stdout=out,
                                  stderr=subprocess.STDOUT)
-        _, _, usage = os.wait4(child.pid, 0)  # this child's own resource usage
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own resource usage
         seconds = time.perf_counter() - started
-        child.returncode = 0  # reaped here: keep Popen from waiting again
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
-        return seconds, usage.ru_maxrss / 1024, out.read().strip()
+        output = out.read().strip()
+    if child.returncode:  # a failed command's time says nothing
+        raise SystemExit(f"lstmkit {' '.join(args)} failed with status {child.returncode}:\n{output}")
+    return seconds, usage.ru_maxrss / 1024, output
 
 
 def main() -> None:

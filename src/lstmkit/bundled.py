@@ -64,12 +64,12 @@ def load_for_writing(model: str | Path | None = None, device: str = "cpu",
 
 def load_vocab(model: str | Path | None = None, default: str = "tang"):
     """A model's vocabulary (``data.vocab.Vocab``), read without its weights or torch."""
-    from .data.vocab import Vocab
+    from .data.vocab import VOCAB_FILE, Vocab
 
     folder = model_folder(model, default)
-    if not (folder / "vocab.json").is_file():
+    if not (folder / VOCAB_FILE).is_file():
         raise LstmkitError(f"'{folder}' is not a model folder (it has no vocab.json)")
-    return Vocab.load(folder / "vocab.json")
+    return Vocab.load(folder / VOCAB_FILE)
 
 
 def load_backward(backward: str | Path | None, device: str = "cpu"):

@@ -14,21 +14,36 @@ from .errors import LstmkitError
 CELL_NAMES = ("lstm", "gru", "rnn")
 
 
-def check_types(config, whole: tuple[str, ...], reals: tuple[str, ...] = (),
-                flags: tuple[str, ...] = ()) -> None:
-    """Refuse a setting of the wrong kind: ``whole`` ones are whole numbers, ``reals``
-    finite numbers, ``flags`` true or false (a config.json may hold anything)."""
-    for name in whole:
+def check_settings(config, sizes: tuple[str, ...], whole: tuple[str, ...] = (),
+                   flags: tuple[str, ...] = ()) -> None:
+    """What both configs check (a config.json may hold anything): ``sizes`` are whole
+    numbers of at least 1, ``whole`` whole numbers, ``flags`` true or false, ``dropout``
+    a finite number in [0, 1), ``cell`` one of ``CELL_NAMES``."""
+    for name in (*sizes, *whole):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, Integral):
             raise LstmkitError(f"{name} must be a whole number (got {value!r})")
-    for name in reals:
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-            raise LstmkitError(f"{name} must be a finite number (got {value!r})")
+    value = config.dropout
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise LstmkitError(f"dropout must be a finite number (got {value!r})")
     for name in flags:
         if not isinstance(getattr(config, name), bool):
             raise LstmkitError(f"{name} must be true or false (got {getattr(config, name)!r})")
+    if config.cell not in CELL_NAMES:
+        raise LstmkitError(f"unknown cell '{config.cell}' (choose from {', '.join(CELL_NAMES)})")
+    for name in sizes:
+        if getattr(config, name) < 1:
+            raise LstmkitError(f"{name} must be at least 1 (got {getattr(config, name)})")
+    if not 0.0 <= config.dropout < 1.0:
+        raise LstmkitError(f"dropout must be in [0, 1) (got {config.dropout})")
+
+
+def settings_from_dict(cls, values: dict):
+    """``cls`` (a config dataclass) from ``values``; a key it does not know is an error."""
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
+    if unknown:
+        raise LstmkitError(f"unknown model setting(s): {', '.join(unknown)}")
+    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -49,15 +64,8 @@ class ModelConfig:
     sampled_keep: int = 0
 
     def __post_init__(self) -> None:
-        check_types(self, ("vocab_size", "embedding_size", "hidden_size", "layers",
-                           "sampled_softmax", "sampled_keep"), ("dropout",), ("tie_weights",))
-        if self.cell not in CELL_NAMES:
-            raise LstmkitError(f"unknown cell '{self.cell}' (choose from {', '.join(CELL_NAMES)})")
-        for name in ("vocab_size", "embedding_size", "hidden_size", "layers"):
-            if getattr(self, name) < 1:
-                raise LstmkitError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise LstmkitError(f"dropout must be in [0, 1) (got {self.dropout})")
+        check_settings(self, ("vocab_size", "embedding_size", "hidden_size", "layers"),
+                       ("sampled_softmax", "sampled_keep"), ("tie_weights",))
         if self.sampled_softmax < 0:
             raise LstmkitError(f"sampled_softmax must be 0 (full softmax) or more (got {self.sampled_softmax})")
         if self.sampled_keep < 0:
@@ -84,11 +92,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise LstmkitError(f"unknown model setting(s): {', '.join(unknown)}")
-        return cls(**values)
+        return settings_from_dict(cls, values)
 
 
 POOLINGS = ("last", "mean")
@@ -106,15 +110,8 @@ class SequenceConfig:
     pooling: str = "last"  # last: the final state; mean: the mean of the outputs over the steps
 
     def __post_init__(self) -> None:
-        check_types(self, ("input_size", "output_size", "hidden_size", "layers"), ("dropout",),
-                    ("bidirectional",))
-        if self.cell not in CELL_NAMES:
-            raise LstmkitError(f"unknown cell '{self.cell}' (choose from {', '.join(CELL_NAMES)})")
-        for name in ("input_size", "output_size", "hidden_size", "layers"):
-            if getattr(self, name) < 1:
-                raise LstmkitError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise LstmkitError(f"dropout must be in [0, 1) (got {self.dropout})")
+        check_settings(self, ("input_size", "output_size", "hidden_size", "layers"),
+                       flags=("bidirectional",))
         if self.pooling not in POOLINGS:
             raise LstmkitError(f"pooling must be one of {', '.join(POOLINGS)} (got '{self.pooling}')")
 
@@ -123,8 +120,4 @@ class SequenceConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> SequenceConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise LstmkitError(f"unknown model setting(s): {', '.join(unknown)}")
-        return cls(**values)
+        return settings_from_dict(cls, values)

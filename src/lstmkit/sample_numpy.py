@@ -11,8 +11,6 @@ serving stay on torch, whose int8 matmuls are several times faster per step.
 
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +18,12 @@ import numpy as np
 
 from .core.model_files import WEIGHTS, read_arrays, read_config
 from .data.text_config import TextConfig
-from .data.vocab import Vocab
+from .data.vocab import VOCAB_FILE, Vocab
 from .decoding import Decoder, LogitsHook, Sample, TorchUniforms
 from .errors import CheckpointError, LstmkitError
 from .model_config import ModelConfig
 from .sample_config import SampleConfig
 
-VOCAB = "vocab.json"
 READABLE_DTYPES = ("F16", "F32")  # NumPy has no bf16
 
 
@@ -131,14 +128,15 @@ def numpy_readable(folder: str | Path) -> bool:
     """Whether ``load_numpy`` can read the model in ``folder``: a language model with an
     LSTM, in fp16 or fp32. Anything else (or a folder that is not one) is torch's to load
     and, where wrong, to explain."""
+    from safetensors import SafetensorError, safe_open
+
     folder = Path(folder)
     try:
-        config = read_config(folder, needs=(VOCAB,))
-        with open(folder / WEIGHTS, "rb") as f:
-            size = struct.unpack("<Q", f.read(8))[0]
-            header = json.loads(f.read(min(size, 1 << 20)))
-        dtypes = {v["dtype"] for k, v in header.items() if k != "__metadata__"}
-    except (CheckpointError, OSError, ValueError, TypeError, KeyError, AttributeError, struct.error):
+        config = read_config(folder, needs=(VOCAB_FILE,))
+        with safe_open(folder / WEIGHTS, framework="numpy") as weights:  # the header alone
+            dtypes = {weights.get_slice(name).get_dtype()
+                      for name in weights.keys()}  # noqa: SIM118 (safe_open is no mapping)
+    except (CheckpointError, SafetensorError, OSError, ValueError):
         return False
     return (config["task"] == "lm" and config["model"].get("cell", "lstm") == "lstm"
             and dtypes <= set(READABLE_DTYPES))
@@ -147,8 +145,8 @@ def numpy_readable(folder: str | Path) -> bool:
 def load_numpy(folder: str | Path) -> NumpyLoaded:
     """The language model in ``folder``, its weights as fp32 NumPy arrays (an LSTM)."""
     folder = Path(folder)
-    config = read_config(folder, needs=(VOCAB,))
-    vocab = Vocab.load(folder / VOCAB)
+    config = read_config(folder, needs=(VOCAB_FILE,))
+    vocab = Vocab.load(folder / VOCAB_FILE)
     try:
         settings = ModelConfig.from_dict(config["model"])
     except (TypeError, LstmkitError) as exc:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from ..errors import CheckpointError, VocabError
 
+VOCAB_FILE = "vocab.json"  # where a language model's folder keeps its vocabulary
+
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 log = logging.getLogger(__name__)
 

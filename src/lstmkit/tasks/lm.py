@@ -23,14 +23,13 @@ from ..core.task import RunContext
 from ..data.batching import Batch, PoemBatches, StreamBatches
 from ..data.corpus import CleanConfig
 from ..data.text import TextConfig, TextData, prepare_text, scoring_batches
-from ..data.vocab import Vocab
+from ..data.vocab import VOCAB_FILE, Vocab
 from ..errors import CheckpointError, LstmkitError
 from ..model import LanguageModel, ModelConfig, weights_to_be_loaded
 from .lm_sampled import sampled_loss
 
 NAME = "lm"
 DESCRIPTION = "a language model"
-VOCAB = "vocab.json"
 
 
 @dataclass(frozen=True)
@@ -156,7 +155,7 @@ class LanguageModelTask:
         }
 
     def files(self) -> dict[str, object]:
-        return {VOCAB: self.data.vocab.to_dict()}
+        return {VOCAB_FILE: self.data.vocab.to_dict()}
 
     def describe(self) -> dict:
         data = self.data
@@ -229,15 +228,15 @@ class Loaded:
 def save_model(folder: str | Path, model: LanguageModel, vocab: Vocab, meta: dict,
                dtype: str | None = None, trainer: tuple[dict, dict] | None = None) -> None:
     """Write a language-model folder atomically (see ``core.checkpoint.save_checkpoint``)."""
-    save_checkpoint(folder, model, NAME, meta, files={VOCAB: vocab.to_dict()}, dtype=dtype,
+    save_checkpoint(folder, model, NAME, meta, files={VOCAB_FILE: vocab.to_dict()}, dtype=dtype,
                     trainer=trainer)
 
 
 def load(folder: Path, config: dict, device="cpu") -> Loaded:
     """Build the model ``config`` describes and fill it from ``folder``, in fp32."""
-    if not (folder / VOCAB).is_file():
-        raise CheckpointError(f"model folder '{folder}' lacks {VOCAB}")
-    vocab = Vocab.load(folder / VOCAB)
+    if not (folder / VOCAB_FILE).is_file():
+        raise CheckpointError(f"model folder '{folder}' lacks {VOCAB_FILE}")
+    vocab = Vocab.load(folder / VOCAB_FILE)
     try:
         model_config = ModelConfig.from_dict(config["model"])
     except (TypeError, LstmkitError) as exc:
